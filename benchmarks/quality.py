@@ -1,0 +1,179 @@
+"""First quality check: lexdense against its teacher, potion-base-8M and TF-IDF.
+
+Tasks (all offline, evaluation splits never seen in distillation):
+- 20ng: 20 Newsgroups by date; logistic regression trained on embeddings of a stratified
+  sample of 4,000 train documents, accuracy on 3,000 sampled test documents (seed 0).
+- r8: Reuters R8; logistic regression on all 5,485 train documents, accuracy on 2,189 test.
+- news-retrieval: NewsArticles (3,729 articles): each title is a query, its article the one
+  relevant document among all articles; nDCG@10 (and recall@100).
+
+Usage: python benchmarks/quality.py [--model lexdense:DIR] [--teacher] [--potion DIR] [--tfidf]
+Teacher and potion vectors are cached under .cache/quality (they cost minutes to compute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "quality"
+
+
+def stratified_sample(labels: list[str], n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    labels_arr = np.asarray(labels)
+    classes = np.unique(labels_arr)
+    picked = []
+    for c in classes:
+        idx = np.flatnonzero(labels_arr == c)
+        take = max(1, round(n * len(idx) / len(labels_arr)))
+        picked.extend(rng.choice(idx, min(take, len(idx)), replace=False))
+    return np.sort(np.asarray(picked))
+
+
+def load_tasks(quick: bool = False) -> dict:
+    from lexdense.io import datasets
+
+    ng_train, ng_test = datasets.newsgroups("train"), datasets.newsgroups("test")
+    n_train, n_test = (800, 600) if quick else (4000, 3000)
+    tr = stratified_sample(ng_train.labels, n_train, 0)
+    te = stratified_sample(ng_test.labels, n_test, 0)
+    r8_train, r8_test = datasets.reuters("train"), datasets.reuters("test")
+    news = datasets.news_articles()
+    news_n = 500 if quick else len(news.texts)
+    r8_slice = slice(0, 1000) if quick else slice(None)
+    return {
+        "20ng": ("classification", [ng_train.texts[i] for i in tr], [ng_train.labels[i] for i in tr],
+                 [ng_test.texts[i] for i in te], [ng_test.labels[i] for i in te]),
+        "r8": ("classification", r8_train.texts[r8_slice], r8_train.labels[r8_slice],
+               r8_test.texts[r8_slice], r8_test.labels[r8_slice]),
+        "news-retrieval": ("retrieval", news.titles[:news_n], news.texts[:news_n]),
+    }
+
+
+class Cached:
+    """Wrap an expensive encoder with an on-disk cache keyed by the texts."""
+
+    def __init__(self, name: str, encoder):
+        self.name, self.encoder = name, encoder
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        key = hashlib.sha256(("\0".join(texts)).encode("utf-8", "replace")).hexdigest()[:16]
+        path = CACHE / f"{self.name}-{key}.npy"
+        if path.is_file():
+            return np.load(path)
+        vectors = np.asarray(self.encoder(texts), dtype=np.float32)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+        return vectors
+
+
+def classification(encode, train_x, train_y, test_x, test_y) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=2000, C=10.0)
+    model.fit(encode(train_x), train_y)
+    return float((model.predict(encode(test_x)) == np.asarray(test_y)).mean())
+
+
+def retrieval(encode, queries, documents) -> dict:
+    from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant, recall_at_k
+
+    q, d = encode(queries), encode(documents)
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    ranks = rank_of_relevant(q @ d.T, np.arange(len(queries)))
+    return {"ndcg@10": ndcg_at_k(ranks, 10), "recall@100": recall_at_k(ranks, 100)}
+
+
+def tfidf_scores(tasks) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    scores = {}
+    for name, task in tasks.items():
+        if task[0] == "classification":
+            _, trx, try_, tex, tey = task
+            vec = TfidfVectorizer(sublinear_tf=True, min_df=2)
+            clf = LogisticRegression(max_iter=2000, C=10.0).fit(vec.fit_transform(trx), try_)
+            scores[name] = float((clf.predict(vec.transform(tex)) == np.asarray(tey)).mean())
+        else:
+            _, queries, docs = task
+            vec = TfidfVectorizer(sublinear_tf=True).fit(docs)
+            from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant
+
+            sims = (vec.transform(queries) @ vec.transform(docs).T).toarray()
+            scores[name] = ndcg_at_k(rank_of_relevant(sims, np.arange(len(queries))), 10)
+    return scores
+
+
+def evaluate(encode, tasks) -> dict:
+    scores = {}
+    for name, task in tasks.items():
+        if task[0] == "classification":
+            scores[name] = classification(encode, *task[1:])
+        else:
+            scores[name] = retrieval(encode, *task[1:])["ndcg@10"]
+    return scores
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", default=[], help="lexdense model dir or name")
+    parser.add_argument("--teacher", action="store_true")
+    parser.add_argument("--potion", type=Path, help="potion-base-8M directory")
+    parser.add_argument("--tfidf", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small subsample (smoke test)")
+    parser.add_argument("--json", type=Path, help="write results here")
+    args = parser.parse_args(argv)
+
+    from lexdense import LexDense
+
+    tasks = load_tasks(args.quick)
+    results: dict[str, dict] = {}
+    for spec in args.model:
+        model = LexDense.load(spec)
+        t0 = time.perf_counter()
+        results[model.config.get("name", spec)] = evaluate(lambda t: model.encode(t), tasks)
+        print(f"{spec}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    if args.teacher:
+        from lexdense.distill.teacher import load_teacher
+
+        teacher = load_teacher("sentence-transformers/all-MiniLM-L6-v2")
+        cached = Cached("minilm", lambda t: teacher.encode(t, batch_size=64, normalize_embeddings=True))
+        results["all-MiniLM-L6-v2 (teacher)"] = evaluate(cached.encode, tasks)
+    if args.potion:
+        from model2vec import StaticModel
+
+        potion = StaticModel.from_pretrained(str(args.potion))
+        cached = Cached("potion8m", lambda t: potion.encode(t))
+        results["potion-base-8M"] = evaluate(cached.encode, tasks)
+    if args.tfidf:
+        results["TF-IDF (sklearn)"] = tfidf_scores(tasks)
+    for scores in results.values():
+        scores["mean"] = float(np.mean([scores[t] for t in tasks]))
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="lexdense quality (accuracy for 20ng/r8, nDCG@10 for news-retrieval)")
+    table.add_column("model")
+    for column in [*tasks, "mean"]:
+        table.add_column(column, justify="right")
+    for name, scores in results.items():
+        table.add_row(name, *[f"{scores[c]:.3f}" for c in [*tasks, "mean"]])
+    Console().print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()

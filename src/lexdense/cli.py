@@ -1,0 +1,152 @@
+"""The `lexdense` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Fast lexical-dense text embeddings on CPUs.",
+)
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _guard(function):
+    """Turn expected errors (bad input, bad files) into one line instead of a traceback."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from lexdense.io.datasets import DatasetUnavailable
+        from lexdense.io.readers import CorpusError
+        from lexdense.model import ModelFileError
+
+        try:
+            return function(*args, **kwargs)
+        except (CorpusError, ModelFileError, DatasetUnavailable, ValueError, TypeError,
+                FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted; finished parts are kept, rerun with --resume")
+
+    return wrapper
+
+
+@app.command()
+@_guard
+def embed(
+    input: Path = typer.Argument(..., help="Corpus: .txt (one document a line), .jsonl, .csv, .tsv or .parquet"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file"),
+    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
+    precision: str = typer.Option("float32", help="float32, int8, uint8, binary or ubinary"),
+    truncate_dim: Optional[int] = typer.Option(None, help="Keep only the first dimensions"),
+    batch_rows: int = typer.Option(4096, help="Records per batch (memory bound)"),
+    keep_text: bool = typer.Option(False, help="Copy the text column into the output"),
+    resume: bool = typer.Option(False, help="Continue a killed job from its finished parts"),
+) -> None:
+    """Embed a corpus file into Parquet (ids and metadata kept beside the vectors)."""
+    from rich.progress import TextColumn
+
+    from lexdense.io.embed_job import embed_file
+    from lexdense.io.readers import Reader
+    from lexdense.model import PRECISIONS, LexDense
+    from lexdense.progress import make_progress
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+    encoder = LexDense.load(model)
+    total_bytes = Reader(input, text_field=text_field).size_bytes
+    with make_progress(TextColumn("{task.fields[rate]}"), transient=False) as progress:
+        task = progress.add_task("Embedding", total=total_bytes, rate="")
+        import time
+
+        start = time.perf_counter()
+        seen = {"docs": 0, "bytes": 0}
+
+        def on_batch(docs: int, size: int) -> None:
+            seen["docs"] += docs
+            seen["bytes"] += size
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            progress.update(task, completed=min(seen["bytes"], total_bytes),
+                            rate=f"{seen['docs'] / elapsed:,.0f} docs/s {seen['bytes'] / elapsed / 2**20:.1f} MiB/s")
+
+        stats = embed_file(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
+                           precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
+                           resume=resume, on_batch=on_batch)
+        progress.update(task, completed=total_bytes)
+    rate = stats.documents / max(stats.seconds, 1e-9)
+    err.print(f"wrote {out}: {stats.documents + stats.resumed_documents:,} documents "
+              f"({stats.resumed_documents:,} resumed), {rate:,.0f} docs/s, "
+              f"{stats.bytes / max(stats.seconds, 1e-9) / 2**20:.1f} MiB/s")
+    if stats.replaced_bytes:
+        err.print(f"[yellow]warning:[/] {stats.replaced_bytes} invalid UTF-8 sequences replaced by U+FFFD")
+
+
+@app.command()
+@_guard
+def distill(
+    corpus: List[Path] = typer.Option(..., "--corpus", "-c", help="Corpus files (repeat the option)"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output model directory"),
+    teacher: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2", help="sentence-transformers id or path"),
+    text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
+    n_words: int = typer.Option(40000, help="Known words kept"),
+    n_bigrams: int = typer.Option(10000, help="Known word pairs kept"),
+    n_buckets: int = typer.Option(32768, help="Character n-gram rows (power of two)"),
+    d_embed: int = typer.Option(256, help="Width of the token rows"),
+    d_hidden: int = typer.Option(1024, help="Width of the residual ReLU layer"),
+    loss: str = typer.Option("cosine", help="cosine, gram-kl or cosine+gram-kl"),
+    epochs: int = typer.Option(8),
+    lr: float = typer.Option(3e-3),
+    max_passages: int = typer.Option(80000, help="Passages labelled by the teacher"),
+    cache_dir: Path = typer.Option(Path(".cache/lexdense"), help="Teacher vectors cache (resumable)"),
+    seed: int = typer.Option(0),
+    name: str = typer.Option("lexdense-custom", help="Name written to the model config"),
+) -> None:
+    """Distil a new model from a teacher on your own corpus (CPU, minutes)."""
+    from lexdense.distill import distill as run_distill
+    from lexdense.io.readers import read_texts
+
+    texts = read_texts(corpus, text_field=text_field)
+    model = run_distill(teacher, texts, out, n_words=n_words, n_bigrams=n_bigrams,
+                        n_buckets=n_buckets, d_embed=d_embed, d_hidden=d_hidden, loss=loss,
+                        epochs=epochs, lr=lr, max_passages=max_passages, cache_dir=cache_dir,
+                        seed=seed, name=name)
+    log = model.config["distillation"]
+    err.print(f"saved {out}: validation cosine to teacher {log['log'][-1].get('validation_cosine', 0):.3f} "
+              f"(untrained {log['validation_cosine_untrained']:.3f}), {log['total_s']:.0f}s")
+
+
+@app.command()
+@_guard
+def info(model: str = typer.Argument("lexdense-base", help="Model name or directory")) -> None:
+    """Show a model's settings and size."""
+    import json
+
+    from lexdense.model import LexDense
+
+    loaded = LexDense.load(model)
+    Console().print_json(json.dumps({k: v for k, v in loaded.config.items() if k != "distillation"}))
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Distil a LexDense model from a sentence-transformers teacher on a CPU.
+
+Steps: mine words and word pairs -> teacher vectors of each token (row initialisation) ->
+cut documents into short passages -> teacher vectors of the passages (cached, resumable) ->
+train the student to match them -> export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lexdense.distill.vocabulary import Vocabulary, mine_vocabulary
+from lexdense.model import FORMAT, FORMAT_VERSION, LexDense
+from lexdense.text.featurizer import Featurizer, check_texts
+
+
+def passages(documents: Sequence[str], max_words: int = 64, min_words: int = 3) -> list[str]:
+    """Cut documents into passages of at most ``max_words`` whitespace words.
+
+    The teacher labels short texts an order of magnitude faster than long ones, and many
+    varied short passages teach more than a few long documents.
+    """
+    out = []
+    for document in documents:
+        parts = document.split()
+        if len(parts) < min_words:
+            continue
+        for start in range(0, len(parts), max_words):
+            piece = parts[start : start + max_words]
+            if len(piece) >= min_words:
+                out.append(" ".join(piece))
+    return out
+
+
+def distill(
+    teacher: str = "sentence-transformers/all-MiniLM-L6-v2",
+    corpus: Sequence[str] = (),
+    out: str | os.PathLike | None = None,
+    *,
+    n_words: int = 40000,
+    n_bigrams: int = 10000,
+    n_buckets: int = 32768,
+    ngram_range: tuple[int, int] = (3, 5),
+    d_embed: int = 256,
+    d_hidden: int = 1024,
+    loss: str = "cosine",
+    epochs: int = 8,
+    batch_size: int = 256,
+    lr: float = 3e-3,
+    oov_rate: float = 0.1,
+    max_passages: int | None = 80000,
+    max_words: int = 24,
+    validation_share: float = 0.02,
+    cache_dir: str | os.PathLike = ".cache/lexdense",
+    seed: int = 0,
+    name: str = "lexdense-custom",
+    show_progress: bool = True,
+    teacher_model=None,
+) -> LexDense:
+    """Train a LexDense model on ``corpus`` (a list of documents) to imitate ``teacher``.
+
+    :param teacher: sentence-transformers id or local path (offline, all-MiniLM-L6-v2 comes
+        from a registry package).
+    :param corpus: documents; evaluation texts must be kept out by the caller.
+    :param out: directory to save the model to (atomically); None keeps it in memory.
+    :param n_words: known words kept (by document frequency).
+    :param n_bigrams: known word pairs kept.
+    :param n_buckets: rows of the character n-gram table for unknown words.
+    :param d_embed: width of the summed token rows; d_hidden the residual ReLU layer's.
+    :param loss: cosine, gram-kl (Luxical's) or cosine+gram-kl.
+    :param oov_rate: share of known word occurrences hidden during training, so the
+        character table learns to stand in for words the vocabulary lacks.
+    :param max_passages: passages labelled by the teacher (a random sample, seeded).
+    :param cache_dir: teacher vectors are cached here and reused by later runs.
+    :param teacher_model: an already loaded teacher (anything with ``encode``), for tests.
+    """
+    import torch
+
+    from lexdense.distill import teacher as teacher_io
+    from lexdense.distill import trainer
+
+    documents = check_texts(list(corpus))
+    if not documents:
+        raise ValueError("the distillation corpus is empty")
+    torch.set_num_threads(os.cpu_count() or 1)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    report = _Reporter(show_progress)
+
+    report.stage("mining vocabulary")
+    vocabulary: Vocabulary = mine_vocabulary(documents, n_words=n_words, n_bigrams=n_bigrams)
+    if not vocabulary.tokens:
+        raise ValueError("no word occurs in two documents: the corpus is too small to distil from")
+    timings["vocabulary_s"] = time.perf_counter() - started
+
+    rng = np.random.default_rng(seed)
+    texts = passages(documents, max_words=max_words)
+    if max_passages and len(texts) > max_passages:
+        texts = [texts[i] for i in np.sort(rng.choice(len(texts), max_passages, replace=False))]
+    if len(texts) < 8:
+        raise ValueError(f"only {len(texts)} passages of >= 3 words: the corpus is too small")
+
+    t0 = time.perf_counter()
+    teacher_obj = teacher_model if teacher_model is not None else teacher_io.load_teacher(teacher)
+    cache = Path(cache_dir) / "teacher"
+    report.stage(f"teacher vectors of {len(vocabulary.tokens)} tokens")
+    token_vectors = report.run(len(vocabulary.tokens), lambda cb: teacher_io.teacher_embeddings(
+        teacher_obj, vocabulary.tokens, cache, teacher, batch_size=256, on_progress=cb))
+    timings["teacher_tokens_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report.stage(f"teacher vectors of {len(texts)} passages")
+    targets = report.run(len(texts), lambda cb: teacher_io.teacher_embeddings(
+        teacher_obj, texts, cache, teacher, batch_size=64, on_progress=cb))
+    timings["teacher_passages_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rotation = trainer.principal_basis(targets)
+    rotated = targets @ rotation
+    featurizer = Featurizer(vocabulary.tokens, n_buckets=n_buckets, ngram_range=tuple(ngram_range))
+    order = rng.permutation(len(texts))
+    n_val = max(1, int(len(texts) * validation_share))
+    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
+    train_texts = [texts[i] for i in train_rows]
+    val_texts = [texts[i] for i in val_rows]
+    train_features = trainer.Features(*featurizer.feature_lists(train_texts, oov_rate=oov_rate))
+    val_features = trainer.Features(*featurizer.feature_lists(val_texts))
+    student = trainer.Student(featurizer.n_rows, n_buckets, d_embed, d_hidden, rotated.shape[1])
+    trainer.init_from_teacher(student, token_vectors, np.asarray(vocabulary.idf, np.float32), rotation, seed)
+    initial = trainer.mean_cosine(student, val_features, rotated[val_rows])
+    report.stage(f"training ({epochs} epochs, loss {loss})")
+    total = max(1, len(train_rows) // batch_size) * epochs
+    logs = report.run(total, lambda cb: trainer.train(
+        student, train_features, rotated[train_rows], loss=loss, epochs=epochs,
+        batch_size=batch_size, lr=lr, seed=seed, validation=(val_features, rotated[val_rows]),
+        on_step=lambda step, _total, _loss: cb(1)))
+    timings["training_s"] = time.perf_counter() - t0
+
+    weights = trainer.export_weights(student)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "teacher": teacher,
+        "d_embed": d_embed,
+        "d_hidden": d_hidden,
+        "d_out": int(rotated.shape[1]),
+        "n_words": vocabulary.n_words,
+        "n_bigrams": vocabulary.n_bigrams,
+        "n_buckets": n_buckets,
+        "ngram_range": list(ngram_range),
+        "use_bigrams": True,
+        "output_basis": "teacher principal components (uncentred), so truncate_dim keeps the most",
+        "distillation": {
+            "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+            "oov_rate": oov_rate, "seed": seed, "n_documents": len(documents),
+            "n_passages": len(texts), "max_words": max_words,
+            "validation_cosine_untrained": round(initial, 4),
+            "log": [{k: round(v, 4) if isinstance(v, float) else v for k, v in log.items()}
+                    for log in logs],
+            "timings_s": {k: round(v, 1) for k, v in timings.items()},
+            "total_s": round(time.perf_counter() - started, 1),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        },
+    }
+    weights["int8_ranges"] = np.zeros((2, rotated.shape[1]), np.float32)
+    model = LexDense(featurizer, weights, config)
+    sample = model.encode(texts[: min(len(texts), 20000)], normalize_embeddings=True)
+    model.weights["int8_ranges"] = np.stack([sample.min(0), sample.max(0)]).astype(np.float32)
+    if out is not None:
+        model.save(out)
+    return model
+
+
+class _Reporter:
+    """Rich progress for the distillation stages (quiet when show_progress is False)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def stage(self, text: str) -> None:
+        if self.enabled:
+            from rich.console import Console
+
+            Console(stderr=True).print(f"[bold cyan]distill[/] {text}")
+
+    def run(self, total: int, work):
+        if not self.enabled:
+            return work(lambda n: None)
+        from lexdense.progress import make_progress
+
+        with make_progress(transient=True) as progress:
+            task = progress.add_task("", total=total)
+            return work(lambda n: progress.advance(task, n))
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

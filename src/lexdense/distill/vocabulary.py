@@ -1,0 +1,62 @@
+"""Mine the word and word-pair vocabulary of a corpus by document frequency."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lexdense.text.featurizer import words
+
+
+@dataclass
+class Vocabulary:
+    """Known words then known word pairs, each with its inverse document frequency."""
+
+    tokens: list[str]
+    idf: list[float]
+    n_words: int
+    n_documents: int
+
+    @property
+    def n_bigrams(self) -> int:
+        return len(self.tokens) - self.n_words
+
+
+def mine_vocabulary(
+    documents: Iterable[str],
+    n_words: int = 40000,
+    n_bigrams: int = 10000,
+    min_df: int = 2,
+    min_bigram_df: int = 5,
+) -> Vocabulary:
+    """Keep the ``n_words`` words and ``n_bigrams`` adjacent word pairs found in most documents.
+
+    Exact counts (a Counter) suffice for corpora that fit a laptop; pairs count only when
+    both words are kept, so a pair row always refines two known rows.
+    :param min_df: a word must occur in at least this many documents.
+    :param min_bigram_df: likewise for a word pair.
+    """
+    word_df: Counter[str] = Counter()
+    pair_df: Counter[str] = Counter()
+    n_documents = 0
+    for text in documents:
+        n_documents += 1
+        tokens = words(text)
+        word_df.update(set(tokens))
+        if n_bigrams:
+            pair_df.update({f"{a} {b}" for a, b in zip(tokens, tokens[1:])})
+    kept_words = [w for w, c in word_df.most_common() if c >= min_df][:n_words]
+    known = set(kept_words)
+    kept_pairs = []
+    for pair, count in pair_df.most_common():
+        if count < min_bigram_df or len(kept_pairs) >= n_bigrams:
+            break
+        first, second = pair.split(" ")
+        if first in known and second in known:
+            kept_pairs.append(pair)
+    tokens = kept_words + kept_pairs
+    df = [word_df[w] for w in kept_words] + [pair_df[p] for p in kept_pairs]
+    idf = [math.log((1 + n_documents) / (1 + d)) + 1.0 for d in df]
+    return Vocabulary(tokens, idf, len(kept_words), n_documents)

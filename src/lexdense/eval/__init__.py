@@ -1,0 +1,1 @@
+"""Evaluation of embedders on offline tasks."""

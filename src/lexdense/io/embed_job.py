@@ -1,0 +1,128 @@
+"""Embed a corpus file into Parquet: streaming, bounded memory, atomic, resumable.
+
+Finished batches are written as numbered part files (each atomically) in
+``OUT.parts/``; the final ``OUT`` appears by rename only once every part is merged. A job
+killed midway keeps its finished parts, and ``resume=True`` continues after the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lexdense.io.atomic import atomic_file
+from lexdense.io.readers import Reader
+
+ARROW_TYPES = {"float32": pa.float32(), "int8": pa.int8(), "uint8": pa.uint8(),
+               "binary": pa.int8(), "ubinary": pa.uint8()}
+
+
+@dataclass
+class EmbedStats:
+    documents: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    resumed_documents: int = 0
+    replaced_bytes: int = 0
+
+
+def embedding_column(vectors: np.ndarray, precision: str) -> pa.Array:
+    values = pa.array(vectors.ravel(), type=ARROW_TYPES[precision])
+    return pa.FixedSizeListArray.from_arrays(values, vectors.shape[1])
+
+
+def embed_file(
+    model,
+    input_path: str | Path,
+    out: str | Path,
+    *,
+    text_field: str = "text",
+    batch_rows: int = 4096,
+    precision: str = "float32",
+    truncate_dim: int | None = None,
+    keep_text: bool = False,
+    resume: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> EmbedStats:
+    """Embed every record of ``input_path`` and write ``out`` (Parquet).
+
+    :param on_batch: called with (documents, bytes) after each batch, for progress bars.
+    """
+    out = Path(out)
+    parts_dir = out.with_name(out.name + ".parts")
+    settings = {"input": str(Path(input_path).resolve()), "text_field": text_field,
+                "precision": precision, "truncate_dim": truncate_dim, "keep_text": keep_text,
+                "model": model.config.get("name"), "batch_rows": batch_rows}
+    done_rows = 0
+    if parts_dir.exists():
+        if not resume:
+            shutil.rmtree(parts_dir)
+        else:
+            saved = json.loads((parts_dir / "job.json").read_text()) if (parts_dir / "job.json").is_file() else None
+            if saved != settings:
+                raise ValueError(f"{parts_dir}: left by a job with other settings; rerun without --resume")
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    (parts_dir / "job.json").write_text(json.dumps(settings))
+    parts = sorted(parts_dir.glob("part-*.parquet"))
+    for part in parts:
+        done_rows += pq.ParquetFile(part).metadata.num_rows
+    stats = EmbedStats(resumed_documents=done_rows)
+    reader = Reader(input_path, text_field=text_field, batch_rows=batch_rows)
+    started = time.perf_counter()
+    next_part = len(parts)
+    for table in reader:
+        if done_rows:
+            first = table.column("row")[0].as_py()
+            if first + table.num_rows <= done_rows:
+                continue
+            table = table.slice(max(0, done_rows - first))
+        texts = table.column("text").to_pylist()
+        vectors = model.encode(texts, batch_size=1024, precision=precision, truncate_dim=truncate_dim,
+                               show_progress_bar=False)
+        if not keep_text:
+            table = table.drop_columns(["text"])
+        table = table.append_column("embedding", embedding_column(vectors, precision))
+        with atomic_file(parts_dir / f"part-{next_part:06d}.parquet", suffix=".parquet") as tmp:
+            pq.write_table(table, tmp)
+        next_part += 1
+        size = sum(len(t) for t in texts)
+        stats.documents += len(texts)
+        stats.bytes += size
+        if on_batch:
+            on_batch(len(texts), size)
+    stats.replaced_bytes = reader.replaced_bytes
+    _merge(sorted(parts_dir.glob("part-*.parquet")), out)
+    shutil.rmtree(parts_dir)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _merge(parts: list[Path], out: Path) -> None:
+    with atomic_file(out, suffix=".parquet") as tmp:
+        writer = None
+        try:
+            # Metadata columns may be all-null in one batch and strings in the next.
+            schemas = [pq.read_schema(part) for part in parts]
+            schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else None
+            for part in parts:
+                table = pq.read_table(part)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, schema)
+                for name in schema.names:
+                    if name not in table.column_names:
+                        table = table.append_column(name, pa.nulls(table.num_rows, schema.field(name).type))
+                writer.write_table(table.select(schema.names).cast(schema))
+            if writer is None:
+                schema = pa.schema([("row", pa.int64()), ("embedding", pa.list_(pa.float32()))])
+                pq.write_table(schema.empty_table(), tmp)
+        finally:
+            if writer is not None:
+                writer.close()

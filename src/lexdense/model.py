@@ -1,0 +1,291 @@
+"""LexDense: load, save and encode with a lexical-dense embedding model."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lexdense.io.atomic import atomic_directory
+from lexdense.text.featurizer import Featurizer, check_texts
+
+FORMAT = "lexdense"
+FORMAT_VERSION = 1
+MODEL_FILES = ("model.safetensors", "config.json", "tokenizer.json", "README.md")
+PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
+SHIPPED_MODELS_DIR = Path(__file__).parent / "models"
+
+
+class ModelFileError(ValueError):
+    """A model directory is missing, corrupt or not a lexdense model."""
+
+
+def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
+    """A local directory, or the name of a model shipped inside the package."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    shipped = SHIPPED_MODELS_DIR / str(name_or_path)
+    if "/" not in str(name_or_path) and shipped.is_dir():
+        return shipped
+    known = sorted(p.name for p in SHIPPED_MODELS_DIR.iterdir()) if SHIPPED_MODELS_DIR.is_dir() else []
+    raise ModelFileError(
+        f"no model directory at '{name_or_path}' (shipped models: {', '.join(known) or 'none'})"
+    )
+
+
+def _l2_normalize(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    np.maximum(norms, 1e-12, out=norms)
+    return x / norms
+
+
+class LexDense:
+    """A lexical-dense text embedder.
+
+    Features (known words, known word pairs, character n-grams of unknown words) select rows
+    of an IDF-folded table that are summed and L2-normalised, then a small residual ReLU
+    network maps the sum to the output space.
+
+    :param featurizer: vocabulary and n-gram settings.
+    :param weights: name -> array (see :meth:`save` for the names and shapes).
+    :param config: model settings and provenance, written to config.json.
+    """
+
+    def __init__(self, featurizer: Featurizer, weights: dict[str, np.ndarray], config: dict):
+        self.featurizer = featurizer
+        self.config = dict(config)
+        self.weights = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+        self._token_rows = self.weights["token_rows"].astype(np.float32)
+        self._char_rows = self.weights["char_rows"].astype(np.float32)
+        self._hidden_w = self.weights["hidden.weight"].astype(np.float32).T.copy()
+        self._hidden_b = self.weights["hidden.bias"].astype(np.float32)
+        self._back_w = self.weights["back.weight"].astype(np.float32).T.copy()
+        self._out_w = self.weights["out.weight"].astype(np.float32).T.copy()
+        self._out_b = self.weights["out.bias"].astype(np.float32)
+        self.model_card = ""
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        """Size of the output vectors."""
+        return int(self._out_w.shape[1])
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.dim
+
+    # ------------------------------------------------------------------ encoding
+    def _encode_batch(self, texts: list[str], normalize: bool) -> np.ndarray:
+        sums, found = self.featurizer.sum_rows(texts, self._token_rows, self._char_rows)
+        x = _l2_normalize(sums)
+        hidden = x @ self._hidden_w
+        hidden += self._hidden_b
+        np.maximum(hidden, 0.0, out=hidden)
+        x += hidden @ self._back_w
+        y = x @ self._out_w
+        y += self._out_b
+        if normalize:
+            y = _l2_normalize(y)
+        y[found == 0] = 0.0
+        return y
+
+    def encode(
+        self,
+        sentences: str | Sequence[str],
+        batch_size: int = 1024,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = True,
+        precision: str = "float32",
+        truncate_dim: int | None = None,
+        convert_to_numpy: bool = True,
+    ) -> np.ndarray:
+        """Embed texts.
+
+        :param sentences: a string (gives one vector) or a list of strings (gives a matrix of
+            shape (n, dim)). A text with no word characters gives the zero vector.
+        :param batch_size: texts per compiled call; larger batches amortise the BLAS calls.
+        :param show_progress_bar: show a progress bar; by default only for > 10 batches.
+        :param normalize_embeddings: L2-normalise each vector (after any truncation).
+        :param precision: float32, int8, uint8, binary or ubinary (packed bits), as in
+            sentence-transformers.
+        :param truncate_dim: keep the first dimensions only. Outputs are trained in the
+            teacher's principal-component basis, so leading dimensions carry the most.
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+        if truncate_dim is not None and not (isinstance(truncate_dim, int) and 1 <= truncate_dim <= self.dim):
+            raise ValueError(f"truncate_dim must be an int in 1..{self.dim}, got {truncate_dim!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        single = isinstance(sentences, str)
+        texts = check_texts([sentences] if single else sentences)
+        n_batches = math.ceil(len(texts) / batch_size)
+        if show_progress_bar is None:
+            show_progress_bar = n_batches > 10
+        batches = range(0, len(texts), batch_size)
+        if show_progress_bar:
+            from lexdense.progress import track
+
+            batches = track(batches, total=n_batches, description="Encoding")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in batches:
+            chunk = texts[start : start + batch_size]
+            out[start : start + len(chunk)] = self._encode_batch(chunk, normalize=False)
+        if truncate_dim is not None:
+            out = out[:, :truncate_dim].copy()
+        if normalize_embeddings:
+            out = _l2_normalize(out)
+        out = self.quantize(out, precision)
+        return out[0] if single else out
+
+    def quantize(self, embeddings: np.ndarray, precision: str) -> np.ndarray:
+        """Convert float32 vectors to ``precision`` (sentence-transformers conventions).
+
+        int8/uint8 use per-dimension ranges measured on the distillation corpus and stored
+        in the model, so a vector does not depend on the batch it was encoded in.
+        """
+        if precision == "float32":
+            return embeddings
+        if precision in ("binary", "ubinary"):
+            packed = np.packbits(embeddings > 0, axis=-1)
+            return (packed.astype(np.int16) - 128).astype(np.int8) if precision == "binary" else packed
+        ranges = self.weights["int8_ranges"].astype(np.float32)[:, : embeddings.shape[1]]
+        low, high = ranges[0], ranges[1]
+        steps = (high - low) / 255.0
+        steps[steps == 0] = 1.0
+        scaled = np.clip(np.round((embeddings - low) / steps), 0, 255)
+        if precision == "uint8":
+            return scaled.astype(np.uint8)
+        return (scaled - 128).astype(np.int8)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Cosine similarity matrix of two sets of float vectors."""
+        a = _l2_normalize(np.atleast_2d(a).astype(np.float32))
+        b = _l2_normalize(np.atleast_2d(b).astype(np.float32))
+        return a @ b.T
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write model.safetensors, config.json, tokenizer.json and README.md atomically.
+
+        Tensors: token_rows (n_vocab, d_embed) and char_rows (n_buckets, d_embed), float16,
+        IDF folded in; hidden.weight (d_hidden, d_embed), hidden.bias (d_hidden,),
+        back.weight (d_embed, d_hidden), out.weight (d_out, d_embed), out.bias (d_out,),
+        int8_ranges (2, d_out).
+        """
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        with atomic_directory(path) as tmp:
+            save_file(self.weights, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
+            (tmp / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+            (tmp / "tokenizer.json").write_text(
+                json.dumps(self.featurizer.tokenizer_json(), ensure_ascii=False), encoding="utf-8"
+            )
+            (tmp / "README.md").write_text(self.model_card or _default_card(self.config), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike = "lexdense-base") -> "LexDense":
+        """Load a model directory, or a shipped model by name ("lexdense-base").
+
+        Raises :class:`ModelFileError` naming the file and the problem when the directory is
+        incomplete, corrupt or not a lexdense model.
+        """
+        path = resolve_model_path(name_or_path)
+        for name in ("config.json", "model.safetensors", "tokenizer.json"):
+            if not (path / name).is_file():
+                raise ModelFileError(f"{path}: missing {name} (not a lexdense model directory?)")
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            raise ModelFileError(f"{path / 'config.json'}: not a lexdense config (format != '{FORMAT}')")
+        if config.get("format_version") != FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path / 'config.json'}: format_version {config.get('format_version')!r}, "
+                f"this lexdense reads {FORMAT_VERSION}"
+            )
+        try:
+            vocabulary = Featurizer.vocabulary_from_tokenizer_json(path / "tokenizer.json")
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path / 'tokenizer.json'}: unreadable vocabulary ({exc})") from None
+        weights = _read_safetensors(path / "model.safetensors")
+        _check_shapes(path, weights, config, len(vocabulary))
+        featurizer = Featurizer(
+            vocabulary,
+            n_buckets=int(config["n_buckets"]),
+            ngram_range=tuple(config["ngram_range"]),
+            use_bigrams=bool(config["use_bigrams"]),
+        )
+        model = cls(featurizer, weights, config)
+        card = path / "README.md"
+        model.model_card = card.read_text(encoding="utf-8") if card.is_file() else ""
+        return model
+
+    from_pretrained = load
+    save_pretrained = save
+
+    def __repr__(self) -> str:
+        return (
+            f"LexDense(vocab={self.featurizer.n_rows}, buckets={self.featurizer.n_buckets}, "
+            f"dim={self.dim}, name={self.config.get('name')!r})"
+        )
+
+
+def _read_safetensors(file: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{file}: corrupt or not safetensors ({exc})") from None
+
+
+def _check_shapes(path: Path, weights: dict[str, np.ndarray], config: dict, n_vocab: int) -> None:
+    try:
+        d_embed, d_hidden, d_out = int(config["d_embed"]), int(config["d_hidden"]), int(config["d_out"])
+        n_buckets = int(config["n_buckets"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path / 'config.json'}: missing or bad setting {exc}") from None
+    expected = {
+        "token_rows": (n_vocab, d_embed),
+        "char_rows": (n_buckets, d_embed),
+        "hidden.weight": (d_hidden, d_embed),
+        "hidden.bias": (d_hidden,),
+        "back.weight": (d_embed, d_hidden),
+        "out.weight": (d_out, d_embed),
+        "out.bias": (d_out,),
+        "int8_ranges": (2, d_out),
+    }
+    for name, shape in expected.items():
+        if name not in weights:
+            raise ModelFileError(f"{path / 'model.safetensors'}: missing tensor '{name}'")
+        if tuple(weights[name].shape) != shape:
+            raise ModelFileError(
+                f"{path / 'model.safetensors'}: tensor '{name}' has shape "
+                f"{tuple(weights[name].shape)}, config says {shape}"
+            )
+        if not np.all(np.isfinite(weights[name])):
+            raise ModelFileError(f"{path / 'model.safetensors'}: tensor '{name}' has NaN or inf")
+
+
+def _default_card(config: dict) -> str:
+    return f"# {config.get('name', 'lexdense model')}\n\nA lexdense model.\n\n```json\n{json.dumps(config, indent=2)}\n```\n"
+
+
+def iter_batches(items: Iterable, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,20 @@
+"""Progress bars (rich) shared by the library and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+
+def make_progress(*extra_columns, transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        *extra_columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=transient,
+    )
+
+
+def track(items: Iterable, total: int | None = None, description: str = "Working"):
+    with make_progress(transient=True) as progress:
+        yield from progress.track(items, total=total, description=description)

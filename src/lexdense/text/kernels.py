@@ -1,0 +1,273 @@
+"""Compiled byte-level featurizer: the part of lexdense that must be fast.
+
+One pass over UTF-8 bytes lowercases ASCII, splits words (ASCII letters and digits, and any
+non-ASCII byte, form words; everything else separates them), hashes each word and each
+adjacent word pair with 64-bit FNV-1a, looks the hashes up in an open-addressing table, and
+falls back to hashed character n-grams for words the vocabulary lacks. The same walk either
+sums embedding rows (inference) or emits sparse feature lists (training), so the two paths
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+SPACE = np.uint64(0x20)
+EMPTY = np.int32(-1)
+# Words longer than this are hashed whole but only their first bytes make character n-grams:
+# a 10 kB base64 blob must not cost 30k table rows.
+MAX_NGRAM_WORD_BYTES = 48
+
+
+@njit(inline="always")
+def _is_word_byte(b):
+    return (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b >= 128
+
+
+@njit(inline="always")
+def _lower(b):
+    if 65 <= b <= 90:
+        return b + 32
+    return b
+
+
+@njit(inline="always")
+def _fnv_step(h, b):
+    return (h ^ np.uint64(b)) * FNV_PRIME
+
+
+@njit(inline="always")
+def _lookup(keys, values, key):
+    mask = np.uint64(keys.shape[0] - 1)
+    slot = key & mask
+    while True:
+        value = values[slot]
+        if value == EMPTY:
+            return EMPTY
+        if keys[slot] == key:
+            return value
+        slot = (slot + np.uint64(1)) & mask
+
+
+@njit(cache=True)
+def build_table(hashes):
+    """Open-addressing table (load <= 0.5) mapping each hash to its index in ``hashes``."""
+    capacity = 16
+    while capacity < 2 * hashes.shape[0]:
+        capacity *= 2
+    keys = np.zeros(capacity, dtype=np.uint64)
+    values = np.full(capacity, EMPTY, dtype=np.int32)
+    mask = np.uint64(capacity - 1)
+    duplicates = 0
+    for i in range(hashes.shape[0]):
+        slot = hashes[i] & mask
+        while values[slot] != EMPTY and keys[slot] != hashes[i]:
+            slot = (slot + np.uint64(1)) & mask
+        if values[slot] != EMPTY:
+            duplicates += 1
+            continue
+        keys[slot] = hashes[i]
+        values[slot] = i
+    return keys, values, duplicates
+
+
+@njit(cache=True)
+def hash_strings(buf, offsets):
+    """FNV-1a of each lowercased byte string ``buf[offsets[i]:offsets[i+1]]``."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        h = FNV_OFFSET
+        for j in range(offsets[i], offsets[i + 1]):
+            h = _fnv_step(h, _lower(buf[j]))
+        out[i] = h
+    return out
+
+
+@njit(inline="always")
+def _char_ngram_count(word_len, n_min, n_max):
+    padded = min(word_len, MAX_NGRAM_WORD_BYTES) + 2
+    total = 0
+    for n in range(n_min, n_max + 1):
+        if padded >= n:
+            total += padded - n + 1
+    return total
+
+
+@njit(inline="always")
+def _padded_byte(buf, start, length, k):
+    # '<' word '>' without copying: k indexes the virtual padded word.
+    if k == 0:
+        return 60
+    if k == length + 1:
+        return 62
+    return _lower(buf[start + k - 1])
+
+
+@njit(inline="always")
+def _oov_token(position_hash, oov_rate_per_mille):
+    # Deterministic pseudo-random choice, so training features are reproducible.
+    mixed = position_hash * np.uint64(0x9E3779B97F4A7C15)
+    return np.int64(mixed >> np.uint64(40)) % 1000 < oov_rate_per_mille
+
+
+@njit(cache=True, parallel=True)
+def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, use_bigrams, out):
+    """Sum embedding rows of each document's features into ``out`` (n_docs, dim).
+
+    Known words and known word pairs add their (IDF-folded) row; an unknown word adds the
+    mean of its character n-gram rows. Returns the number of features found per document.
+    """
+    n_docs = offsets.shape[0] - 1
+    dim = token_rows.shape[1]
+    n_buckets = np.uint64(char_rows.shape[0])
+    found = np.zeros(n_docs, dtype=np.int64)
+    for d in prange(n_docs):
+        acc = out[d]
+        for c in range(dim):
+            acc[c] = 0.0
+        scratch = np.zeros(dim, dtype=np.float32)
+        end = offsets[d + 1]
+        i = offsets[d]
+        prev_hash = np.uint64(0)
+        have_prev = False
+        count = 0
+        while i < end:
+            if not _is_word_byte(buf[i]):
+                i += 1
+                continue
+            start = i
+            h = FNV_OFFSET
+            hb = _fnv_step(prev_hash, SPACE)
+            while i < end and _is_word_byte(buf[i]):
+                b = _lower(buf[i])
+                h = _fnv_step(h, b)
+                hb = _fnv_step(hb, b)
+                i += 1
+            length = i - start
+            row = _lookup(keys, values, h)
+            if row != EMPTY:
+                for c in range(dim):
+                    acc[c] += token_rows[row, c]
+                count += 1
+            else:
+                n_grams = 0
+                for c in range(dim):
+                    scratch[c] = 0.0
+                short_len = min(length, MAX_NGRAM_WORD_BYTES)
+                for k in range(short_len + 2):
+                    g = FNV_OFFSET
+                    for n in range(1, n_max + 1):
+                        if k + n > short_len + 2:
+                            break
+                        g = _fnv_step(g, _padded_byte(buf, start, short_len, k + n - 1))
+                        if n >= n_min:
+                            bucket = g % n_buckets
+                            for c in range(dim):
+                                scratch[c] += char_rows[bucket, c]
+                            n_grams += 1
+                if n_grams > 0:
+                    inv = np.float32(1.0 / n_grams)
+                    for c in range(dim):
+                        acc[c] += scratch[c] * inv
+                    count += 1
+            if use_bigrams and have_prev:
+                pair = _lookup(keys, values, hb)
+                if pair != EMPTY:
+                    for c in range(dim):
+                        acc[c] += token_rows[pair, c]
+                    count += 1
+            prev_hash = h
+            have_prev = True
+        found[d] = count
+    return found
+
+
+@njit(cache=True)
+def _walk_features(buf, start_doc, end_doc, keys, values, n_rows, n_buckets, n_min, n_max,
+                   use_bigrams, oov_rate_per_mille, doc_index, ids, weights, cursor, emit):
+    """Walk one document; when ``emit`` write (row id, weight) pairs at ``cursor``.
+
+    Rows >= n_rows are character buckets. Returns the new cursor.
+    """
+    i = start_doc
+    prev_hash = np.uint64(0)
+    have_prev = False
+    position = 0
+    while i < end_doc:
+        if not _is_word_byte(buf[i]):
+            i += 1
+            continue
+        start = i
+        h = FNV_OFFSET
+        hb = _fnv_step(prev_hash, SPACE)
+        while i < end_doc and _is_word_byte(buf[i]):
+            b = _lower(buf[i])
+            h = _fnv_step(h, b)
+            hb = _fnv_step(hb, b)
+            i += 1
+        length = i - start
+        row = _lookup(keys, values, h)
+        position += 1
+        if row != EMPTY and oov_rate_per_mille > 0:
+            salt = h ^ (np.uint64(doc_index) * np.uint64(0x85EBCA6B)) ^ np.uint64(position)
+            if _oov_token(salt, oov_rate_per_mille):
+                row = EMPTY
+        if row != EMPTY:
+            if emit:
+                ids[cursor] = row
+                weights[cursor] = 1.0
+            cursor += 1
+        else:
+            n_grams = _char_ngram_count(length, n_min, n_max)
+            short_len = min(length, MAX_NGRAM_WORD_BYTES)
+            for k in range(short_len + 2):
+                g = FNV_OFFSET
+                for n in range(1, n_max + 1):
+                    if k + n > short_len + 2:
+                        break
+                    g = _fnv_step(g, _padded_byte(buf, start, short_len, k + n - 1))
+                    if n >= n_min:
+                        if emit:
+                            ids[cursor] = n_rows + np.int64(g % np.uint64(n_buckets))
+                            weights[cursor] = 1.0 / n_grams
+                        cursor += 1
+        if use_bigrams and have_prev:
+            pair = _lookup(keys, values, hb)
+            if pair != EMPTY:
+                if emit:
+                    ids[cursor] = pair
+                    weights[cursor] = 1.0
+                cursor += 1
+        prev_hash = h
+        have_prev = True
+    return cursor
+
+
+@njit(cache=True)
+def feature_lists(buf, offsets, keys, values, n_rows, n_buckets, n_min, n_max, use_bigrams,
+                  oov_rate_per_mille, first_doc_index):
+    """Sparse features of every document, CSR style: (ids, weights, doc_offsets).
+
+    Character n-gram weights are 1/k for a word of k n-grams, so a bag sums exactly what
+    :func:`embed_sum` sums once the rows are the same.
+    """
+    n_docs = offsets.shape[0] - 1
+    doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    dummy_ids = np.zeros(0, dtype=np.int64)
+    dummy_weights = np.zeros(0, dtype=np.float32)
+    for d in range(n_docs):
+        size = _walk_features(buf, offsets[d], offsets[d + 1], keys, values, n_rows, n_buckets,
+                              n_min, n_max, use_bigrams, oov_rate_per_mille,
+                              first_doc_index + d, dummy_ids, dummy_weights, 0, False)
+        doc_offsets[d + 1] = doc_offsets[d] + size
+    ids = np.empty(doc_offsets[n_docs], dtype=np.int64)
+    weights = np.empty(doc_offsets[n_docs], dtype=np.float32)
+    for d in range(n_docs):
+        _walk_features(buf, offsets[d], offsets[d + 1], keys, values, n_rows, n_buckets,
+                       n_min, n_max, use_bigrams, oov_rate_per_mille, first_doc_index + d,
+                       ids, weights, doc_offsets[d], True)
+    return ids, weights, doc_offsets
