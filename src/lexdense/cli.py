@@ -141,6 +141,19 @@ def info(model: str = typer.Argument("lexdense-base", help="Model name or direct
     Console().print_json(json.dumps({k: v for k, v in loaded.config.items() if k != "distillation"}))
 
 
+@app.command()
+@_guard
+def demo(
+    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    teacher_docs: int = typer.Option(300, help="Articles the teacher embeds for the comparison"),
+    no_teacher: bool = typer.Option(False, help="Skip the teacher comparison"),
+) -> None:
+    """Embed the bundled news corpus, run a few searches, compare with the teacher."""
+    from lexdense.demo import run
+
+    run(model, teacher_docs=teacher_docs, with_teacher=not no_teacher)
+
+
 def main() -> None:
     try:
         app()

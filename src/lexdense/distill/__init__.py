@@ -63,6 +63,7 @@ def distill(
     name: str = "lexdense-custom",
     show_progress: bool = True,
     teacher_model=None,
+    teacher_words: bool = True,
 ) -> LexDense:
     """Train a LexDense model on ``corpus`` (a list of documents) to imitate ``teacher``.
 
@@ -80,12 +81,18 @@ def distill(
     :param max_passages: passages labelled by the teacher (a random sample, seeded).
     :param cache_dir: teacher vectors are cached here and reused by later runs.
     :param teacher_model: an already loaded teacher (anything with ``encode``), for tests.
+    :param teacher_words: also keep every whole word of the teacher's tokenizer vocabulary
+        (names, numbers and words the corpus lacks start from the teacher's own vector).
     """
     import torch
 
     from lexdense.distill import teacher as teacher_io
     from lexdense.distill import trainer
 
+    from lexdense.distill.trainer import LOSSES
+
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
     documents = check_texts(list(corpus))
     if not documents:
         raise ValueError("the distillation corpus is empty")
@@ -94,8 +101,11 @@ def distill(
     started = time.perf_counter()
     report = _Reporter(show_progress)
 
+    teacher_obj = teacher_model if teacher_model is not None else teacher_io.load_teacher(teacher)
     report.stage("mining vocabulary")
-    vocabulary: Vocabulary = mine_vocabulary(documents, n_words=n_words, n_bigrams=n_bigrams)
+    extra = teacher_io.whole_words(teacher_obj) if teacher_words else []
+    vocabulary: Vocabulary = mine_vocabulary(documents, n_words=n_words, n_bigrams=n_bigrams,
+                                             extra_words=extra)
     if not vocabulary.tokens:
         raise ValueError("no word occurs in two documents: the corpus is too small to distil from")
     timings["vocabulary_s"] = time.perf_counter() - started
@@ -108,7 +118,6 @@ def distill(
         raise ValueError(f"only {len(texts)} passages of >= 3 words: the corpus is too small")
 
     t0 = time.perf_counter()
-    teacher_obj = teacher_model if teacher_model is not None else teacher_io.load_teacher(teacher)
     cache = Path(cache_dir) / "teacher"
     report.stage(f"teacher vectors of {len(vocabulary.tokens)} tokens")
     token_vectors = report.run(len(vocabulary.tokens), lambda cb: teacher_io.teacher_embeddings(
@@ -152,6 +161,7 @@ def distill(
         "d_hidden": d_hidden,
         "d_out": int(rotated.shape[1]),
         "n_words": vocabulary.n_words,
+        "teacher_words": teacher_words,
         "n_bigrams": vocabulary.n_bigrams,
         "n_buckets": n_buckets,
         "ngram_range": list(ngram_range),

