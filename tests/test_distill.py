@@ -93,6 +93,10 @@ def test_teacher_cache_resumes_after_lost_shard(tmp_path):
     resumed = teacher_embeddings(teacher, texts, tmp_path, "fake", shard_size=10)
     assert teacher.calls == 7
     np.testing.assert_allclose(resumed, first, rtol=1e-6)
+    # Overlapping texts in another order are served from the cache.
+    subset = teacher_embeddings(teacher, texts[::-1][:30] + ["a brand new text"], tmp_path, "fake")
+    assert teacher.calls == 8
+    np.testing.assert_allclose(subset[:30], first[::-1][:30], rtol=1e-6)
 
 
 def _tiny_distill(tmp_path, seed=0, loss="cosine"):
@@ -136,3 +140,27 @@ def test_distill_rejects_empty_and_bad_loss(tmp_path):
         distill("fake", [], teacher_model=FakeTeacher(), show_progress=False)
     with pytest.raises(ValueError, match="unknown loss"):
         _tiny_distill(tmp_path, loss="mse")
+
+
+def test_distill_command_with_the_packaged_teacher(tmp_path):
+    """End to end through the CLI with the real all-MiniLM-L6-v2 from its registry package."""
+    pytest.importorskip("sentence_transformers")
+    from typer.testing import CliRunner
+
+    from lexdense.cli import app
+    from lexdense.distill.teacher import resolve_teacher
+
+    if resolve_teacher("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2":
+        pytest.skip("packaged teacher not installed")
+    source = tmp_path / "corpus.txt"
+    source.write_text("\n".join(corpus(120)))
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, [
+        "distill", "--corpus", str(source), "--out", str(out), "--teacher", "all-MiniLM-L6-v2",
+        "--n-words", "50", "--n-bigrams", "10", "--n-buckets", "256", "--d-embed", "16",
+        "--d-hidden", "32", "--epochs", "2", "--cache-dir", str(tmp_path / "cache"),
+        "--no-teacher-words"])
+    assert result.exit_code == 0, result.output
+    model = LexDense.load(out)
+    assert model.dim == 384 and model.config["teacher"] == "all-MiniLM-L6-v2"
+    assert model.encode("red apple").shape == (384,)

@@ -114,6 +114,7 @@ def distill(
     cache_dir: Path = typer.Option(Path(".cache/lexdense"), help="Teacher vectors cache (resumable)"),
     seed: int = typer.Option(0),
     name: str = typer.Option("lexdense-custom", help="Name written to the model config"),
+    teacher_words: bool = typer.Option(True, help="Also keep the teacher tokenizer's whole words"),
 ) -> None:
     """Distil a new model from a teacher on your own corpus (CPU, minutes)."""
     from lexdense.distill import distill as run_distill
@@ -123,7 +124,7 @@ def distill(
     model = run_distill(teacher, texts, out, n_words=n_words, n_bigrams=n_bigrams,
                         n_buckets=n_buckets, d_embed=d_embed, d_hidden=d_hidden, loss=loss,
                         epochs=epochs, lr=lr, max_passages=max_passages, cache_dir=cache_dir,
-                        seed=seed, name=name)
+                        seed=seed, name=name, teacher_words=teacher_words)
     log = model.config["distillation"]
     err.print(f"saved {out}: validation cosine to teacher {log['log'][-1].get('validation_cosine', 0):.3f} "
               f"(untrained {log['validation_cosine_untrained']:.3f}), {log['total_s']:.0f}s")

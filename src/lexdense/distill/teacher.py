@@ -57,12 +57,14 @@ def whole_words(teacher) -> list[str]:
     return sorted(t for t in vocab if len(t) >= 2 and not t.startswith("##") and t.isalnum())
 
 
-def fingerprint(texts: Sequence[str], teacher: str) -> str:
-    digest = hashlib.sha256(teacher.encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "replace"))
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest()
+
+
+def _store_dir(cache_dir: Path, teacher_name: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in teacher_name)
+    digest = hashlib.blake2b(teacher_name.encode(), digest_size=4).hexdigest()
+    return Path(cache_dir) / f"{safe[-60:]}-{digest}"
 
 
 def teacher_embeddings(
@@ -74,48 +76,61 @@ def teacher_embeddings(
     batch_size: int = 64,
     on_progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Embed ``texts`` with ``teacher`` (normalised float32), reusing finished shards.
+    """Embed ``texts`` with ``teacher`` (normalised float32), reusing every cached vector.
 
-    Shards are written atomically as ``cache_dir/<fingerprint>/shard-00000.parquet``; a run
-    killed midway recomputes only the shard it was on.
+    The cache is a directory of Parquet shards of (text key, vector) per teacher; each new
+    shard is written atomically as soon as it is computed, so a run killed midway loses at
+    most one shard of work, and any later run over overlapping texts reuses the rest.
     """
-    key = fingerprint(texts, teacher_name)
-    directory = Path(cache_dir) / key
+    directory = _store_dir(cache_dir, teacher_name)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "about.json").write_text(json.dumps({"teacher": teacher_name, "n_texts": len(texts)}))
-    parts = []
-    for shard, start in enumerate(range(0, len(texts), shard_size)):
-        chunk = list(texts[start : start + shard_size])
-        path = directory / f"shard-{shard:05d}.parquet"
-        vectors = _read_shard(path, len(chunk))
-        if vectors is None:
-            vectors = np.asarray(
-                teacher.encode(chunk, batch_size=batch_size, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False),
-                dtype=np.float32,
-            )
-            dim = vectors.shape[1]
-            table = pa.table({
-                "row": pa.array(np.arange(start, start + len(chunk), dtype=np.int64)),
-                "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
-            })
-            with atomic_file(path, suffix=".parquet") as tmp:
-                pq.write_table(table, tmp)
-        parts.append(vectors)
+    about = directory / "about.json"
+    if not about.exists():
+        about.write_text(json.dumps({"teacher": teacher_name}))
+    keys = [_key(t) for t in texts]
+    index: dict[bytes, np.ndarray] = {}
+    for shard in sorted(directory.glob("shard-*.parquet")):
+        loaded = _read_shard(shard)
+        if loaded is not None:
+            index.update(zip(*loaded))
+    missing: dict[bytes, str] = {}
+    for key, text in zip(keys, texts):
+        if key not in index and key not in missing:
+            missing[key] = text
+    if on_progress:
+        on_progress(len(texts) - len(missing))
+    pending = list(missing.items())
+    next_number = len(list(directory.glob("shard-*.parquet")))
+    for start in range(0, len(pending), shard_size):
+        chunk = pending[start : start + shard_size]
+        vectors = np.asarray(
+            teacher.encode([text for _, text in chunk], batch_size=batch_size,
+                           normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False),
+            dtype=np.float32,
+        )
+        table = pa.table({
+            "key": pa.array([key for key, _ in chunk], pa.binary(16)),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1]),
+        })
+        while (directory / f"shard-{next_number:06d}.parquet").exists():
+            next_number += 1
+        with atomic_file(directory / f"shard-{next_number:06d}.parquet", suffix=".parquet") as tmp:
+            pq.write_table(table, tmp)
+        index.update(zip((key for key, _ in chunk), vectors))
         if on_progress:
             on_progress(len(chunk))
-    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+    if not keys:
+        return np.zeros((0, 0), np.float32)
+    return np.stack([index[key] for key in keys]).astype(np.float32)
 
 
-def _read_shard(path: Path, expected_rows: int) -> np.ndarray | None:
-    if not path.is_file():
-        return None
+def _read_shard(path: Path):
+    """(keys, vectors) of a shard, or None for a torn or foreign file (it is recomputed)."""
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError):
+        column = table.column("embedding").combine_chunks()
+        vectors = column.values.to_numpy(zero_copy_only=False).reshape(-1, column.type.list_size)
+        keys = table.column("key").to_pylist()
+    except (pa.ArrowInvalid, OSError, KeyError, AttributeError, ValueError):
         return None
-    if table.num_rows != expected_rows:
-        return None
-    column = table.column("embedding").combine_chunks()
-    dim = column.type.list_size
-    return column.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float32)
+    return keys, vectors.astype(np.float32)

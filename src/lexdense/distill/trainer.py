@@ -140,7 +140,7 @@ def train(
             running += float(value.detach())
             step += 1
             if on_step:
-                on_step(step, total, float(value))
+                on_step(step, total, running / (b + 1))
         log = {"epoch": epoch + 1, "train_loss": running / steps_per_epoch}
         if validation is not None:
             log["validation_cosine"] = mean_cosine(model, *validation)

@@ -1,0 +1,41 @@
+"""Smoke versions of the heavy benchmarks: they run end to end on small samples.
+
+Timings are printed by the benchmarks themselves and never asserted here.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quality_quick_shipped_model_beats_tfidf_floor():
+    pytest.importorskip("sklearn")
+    quality = load("quality")
+    results = quality.main(["--model", "lexdense-base", "--tfidf", "--quick"])
+    ours, tfidf = results["lexdense-base"], results["TF-IDF (sklearn)"]
+    assert set(ours) == {"20ng", "r8", "news-retrieval", "mean"}
+    # Loose floors that a broken model (random rows, wrong vocabulary) cannot reach.
+    assert ours["r8"] > 0.85
+    assert ours["news-retrieval"] > 0.5
+    assert ours["mean"] > 0.8 * tfidf["mean"]
+
+
+def test_speed_quick_runs_and_reports_ratios(tmp_path):
+    speed = load("speed")
+    report = speed.main(["--quick", "--json", str(tmp_path / "speed.json")])
+    assert set(report["results"]) == {"lexdense", "wordpiece tokenizer alone"}
+    assert report["ratios"]["lexdense / wordpiece tokenizer alone"]["long"] > 0
+    shares = report["lexdense_profile"]["long"]
+    assert abs(sum(v for k, v in shares.items() if k.endswith("_s") and k != "total_s") - 1) < 0.01
