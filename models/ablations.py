@@ -16,13 +16,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = dict(n_words=32000, n_bigrams=10000, oov_rate=0.15, loss="cosine", d_hidden=1024, teacher_words=True)
+BASE = dict(n_words=32000, n_bigrams=0, oov_rate=0.15, loss="cosine", d_hidden=1024, teacher_words=True)
 VARIANTS = {
     "base recipe": {},
     "no training (teacher word vectors, IDF-weighted)": {"epochs": 0},
     "loss: Gram-KL (tau=3), Luxical's": {"loss": "gram-kl"},
     "loss: cosine + Gram-KL": {"loss": "cosine+gram-kl"},
-    "no word pairs": {"n_bigrams": 0},
+    "loss: cosine + in-batch contrastive": {"loss": "cosine+contrastive"},
+    "with 10,000 word pairs (zero-initialised rows)": {"n_bigrams": 10000},
     "character n-grams untrained (oov_rate 0)": {"oov_rate": 0.0},
     "no teacher whole words in vocabulary": {"teacher_words": False},
     "hidden layer 256 wide": {"d_hidden": 256},

@@ -118,7 +118,7 @@ def test_distill_learns_the_teacher(tmp_path):
     student = model.encode(texts)
     # Outputs live in the teacher's rotated basis: compare similarity structure.
     t_sims, s_sims = teacher @ teacher.T, student @ student.T
-    assert np.corrcoef(t_sims.ravel(), s_sims.ravel())[0, 1] > 0.9
+    assert np.corrcoef(t_sims.ravel(), s_sims.ravel())[0, 1] > 0.85
 
 
 def test_distill_is_reproducible(tmp_path):

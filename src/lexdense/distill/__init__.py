@@ -44,8 +44,8 @@ def distill(
     corpus: Sequence[str] = (),
     out: str | os.PathLike | None = None,
     *,
-    n_words: int = 40000,
-    n_bigrams: int = 10000,
+    n_words: int = 32000,
+    n_bigrams: int = 0,
     n_buckets: int = 32768,
     ngram_range: tuple[int, int] = (3, 5),
     d_embed: int = 256,
@@ -54,7 +54,7 @@ def distill(
     epochs: int = 8,
     batch_size: int = 256,
     lr: float = 3e-3,
-    oov_rate: float = 0.1,
+    oov_rate: float = 0.15,
     max_passages: int | None = 80000,
     max_words: int = 24,
     validation_share: float = 0.02,
@@ -119,9 +119,10 @@ def distill(
 
     t0 = time.perf_counter()
     cache = Path(cache_dir) / "teacher"
-    report.stage(f"teacher vectors of {len(vocabulary.tokens)} tokens")
-    token_vectors = report.run(len(vocabulary.tokens), lambda cb: teacher_io.teacher_embeddings(
-        teacher_obj, vocabulary.tokens, cache, teacher, batch_size=256, on_progress=cb))
+    known_words = vocabulary.tokens[: vocabulary.n_words]
+    report.stage(f"teacher vectors of {len(known_words)} words")
+    token_vectors = report.run(len(known_words), lambda cb: teacher_io.teacher_embeddings(
+        teacher_obj, known_words, cache, teacher, batch_size=256, on_progress=cb))
     timings["teacher_tokens_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report.stage(f"teacher vectors of {len(texts)} passages")
@@ -141,7 +142,8 @@ def distill(
     train_features = trainer.Features(*featurizer.feature_lists(train_texts, oov_rate=oov_rate))
     val_features = trainer.Features(*featurizer.feature_lists(val_texts))
     student = trainer.Student(featurizer.n_rows, n_buckets, d_embed, d_hidden, rotated.shape[1])
-    trainer.init_from_teacher(student, token_vectors, np.asarray(vocabulary.idf, np.float32), rotation, seed)
+    trainer.init_from_teacher(student, token_vectors, np.asarray(vocabulary.sif, np.float32), rotation,
+                              vocabulary.n_words, seed)
     initial = trainer.mean_cosine(student, val_features, rotated[val_rows])
     report.stage(f"training ({epochs} epochs, loss {loss})")
     total = max(1, len(train_rows) // batch_size) * epochs

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("cosine", "gram-kl", "cosine+gram-kl")
+LOSSES = ("cosine", "gram-kl", "cosine+gram-kl", "cosine+contrastive")
 
 
 class Student(nn.Module):
@@ -50,6 +50,18 @@ def cosine_loss(student: torch.Tensor, teacher: torch.Tensor):
     return 1.0 - F.cosine_similarity(student, teacher, dim=-1).mean()
 
 
+def contrastive_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.05):
+    """In-batch InfoNCE: each student vector must pick its own teacher vector among the batch's.
+
+    Cosine alone matches directions on average; this term asks for what retrieval needs,
+    that passages stay distinguishable from one another.
+    """
+    s = F.normalize(student, dim=-1)
+    t = F.normalize(teacher, dim=-1)
+    logits = s @ t.T / temperature
+    return F.cross_entropy(logits, torch.arange(s.shape[0]))
+
+
 def distillation_loss(name: str, student: torch.Tensor, teacher: torch.Tensor):
     if name == "cosine":
         return cosine_loss(student, teacher)
@@ -57,6 +69,8 @@ def distillation_loss(name: str, student: torch.Tensor, teacher: torch.Tensor):
         return gram_kl_loss(student, teacher)
     if name == "cosine+gram-kl":
         return cosine_loss(student, teacher) + gram_kl_loss(student, teacher)
+    if name == "cosine+contrastive":
+        return cosine_loss(student, teacher) + 0.1 * contrastive_loss(student, teacher)
     raise ValueError(f"unknown loss '{name}': expected one of {', '.join(LOSSES)}")
 
 
@@ -181,24 +195,27 @@ def pca_rows(vectors: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return (centred @ components.T).astype(np.float32), components, mean.astype(np.float32)
 
 
-def init_from_teacher(model: Student, token_vectors: np.ndarray, idf: np.ndarray,
-                      rotation: np.ndarray, seed: int = 0) -> None:
-    """model2vec's trick: start each token row at the teacher's vector of the token itself.
+def init_from_teacher(model: Student, token_vectors: np.ndarray, weights: np.ndarray,
+                      rotation: np.ndarray, n_words: int, seed: int = 0) -> None:
+    """model2vec's trick: start each word row at the teacher's vector of the word itself.
 
-    Rows are the token vectors' top principal components times IDF; the output layer maps
-    that space back to the (rotated) teacher space, so the untrained student is already an
-    IDF-weighted bag of teacher word vectors.
+    Word rows are the word vectors' top principal components times a frequency weight
+    (SIF); the output layer maps that space back to the (rotated) teacher space, so the
+    untrained student is already a weighted bag of teacher word vectors. Word-pair rows
+    start at zero: they learn only what a pair means beyond its two words (starting them
+    at the teacher's vector of "of the" drowns documents in generic pairs).
     """
     d_embed = model.bag.weight.shape[1]
-    projected, components, mean = pca_rows(token_vectors, d_embed)
+    projected, components, _ = pca_rows(token_vectors[:n_words], d_embed)
     scale = 1.0 / max(1e-6, float(np.sqrt((projected**2).sum(1).mean())))
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        rows = torch.from_numpy(projected * scale * idf[:, None].astype(np.float32))
-        model.bag.weight[: model.n_rows] = rows
+        model.bag.weight.zero_()
+        rows = torch.from_numpy(projected * scale * weights[:n_words, None].astype(np.float32))
+        model.bag.weight[:n_words] = rows
         n_char = model.bag.weight.shape[0] - model.n_rows
         model.bag.weight[model.n_rows :] = torch.randn(n_char, d_embed, generator=generator) * 0.01
-        # out: embed space -> teacher space (components.T) -> rotated teacher space.
+        # out: embed space -> teacher space (components) -> rotated teacher space.
         model.out.weight.copy_(torch.from_numpy((components @ rotation).T.copy()))
         model.out.bias.zero_()
 

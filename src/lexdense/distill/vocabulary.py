@@ -12,12 +12,14 @@ from lexdense.text.featurizer import words
 
 @dataclass
 class Vocabulary:
-    """Known words then known word pairs, each with its inverse document frequency."""
+    """Known words then known word pairs, with document frequency based IDF and the SIF
+    weight a / (a + p(token)) of Arora et al. (p = share of all word occurrences)."""
 
     tokens: list[str]
     idf: list[float]
     n_words: int
     n_documents: int
+    sif: list[float]
 
     @property
     def n_bigrams(self) -> int:
@@ -31,6 +33,7 @@ def mine_vocabulary(
     min_df: int = 2,
     min_bigram_df: int = 5,
     extra_words: Iterable[str] = (),
+    sif_a: float = 1e-4,
 ) -> Vocabulary:
     """Keep the ``n_words`` words and ``n_bigrams`` adjacent word pairs found in most documents.
 
@@ -43,11 +46,13 @@ def mine_vocabulary(
         teacher, which knows them).
     """
     word_df: Counter[str] = Counter()
+    word_count: Counter[str] = Counter()
     pair_df: Counter[str] = Counter()
     n_documents = 0
     for text in documents:
         n_documents += 1
         tokens = words(text)
+        word_count.update(tokens)
         word_df.update(set(tokens))
         if n_bigrams:
             pair_df.update({f"{a} {b}" for a, b in zip(tokens, tokens[1:])})
@@ -71,4 +76,6 @@ def mine_vocabulary(
     tokens = kept_words + kept_pairs
     df = [word_df[w] for w in kept_words] + [pair_df[p] for p in kept_pairs]
     idf = [math.log((1 + n_documents) / (1 + d)) + 1.0 for d in df]
-    return Vocabulary(tokens, idf, len(kept_words), n_documents)
+    total = max(1, sum(word_count.values()))
+    sif = [sif_a / (sif_a + word_count[w] / total) for w in kept_words] + [1.0] * len(kept_pairs)
+    return Vocabulary(tokens, idf, len(kept_words), n_documents, sif)
