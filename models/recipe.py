@@ -45,9 +45,11 @@ def main() -> None:
     parser.add_argument("--n-bigrams", type=int, default=0)
     parser.add_argument("--oov-rate", type=float, default=0.15)
     parser.add_argument("--d-embed", type=int, default=256)
-    parser.add_argument("--d-hidden", type=int, default=1024)
+    parser.add_argument("--d-hidden", type=int, default=256)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--name", default="lexdense-base")
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "lexdense",
+                        help="teacher vectors cache (an empty one measures a run from scratch)")
     args = parser.parse_args()
 
     from lexdense.distill import distill
@@ -60,7 +62,7 @@ def main() -> None:
         max_passages=args.max_passages, epochs=args.epochs, loss=args.loss,
         n_words=args.n_words, n_bigrams=args.n_bigrams, oov_rate=args.oov_rate,
         d_embed=args.d_embed, d_hidden=args.d_hidden, lr=args.lr,
-        cache_dir=ROOT / ".cache" / "lexdense",
+        cache_dir=args.cache_dir,
     )
     model.config["corpus"] = {"documents_per_source": counts, "sha256_16": digest}
     model.config["distillation"]["wall_clock_s"] = round(time.perf_counter() - started, 1)

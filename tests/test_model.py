@@ -148,3 +148,17 @@ def test_huge_document(tiny_model):
     text = "the cat sat on the mat and zebras graze " * 1_300_000  # ~50 MB
     vector = tiny_model.encode(text)
     assert np.isfinite(vector).all() and np.linalg.norm(vector) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_crash_during_save_keeps_previous_model(tmp_path, monkeypatch):
+    first = make_model(seed=1)
+    path = first.save(tmp_path / "m")
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.numpy.save_file", explode)
+    with pytest.raises(OSError, match="disk full"):
+        make_model(seed=2).save(path)
+    np.testing.assert_allclose(LexDense.load(path).encode("cat"), first.encode("cat"), rtol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary left behind

@@ -106,7 +106,7 @@ def distill(
     n_bigrams: int = typer.Option(0, help="Known word pairs kept (0: ablations found they hurt)"),
     n_buckets: int = typer.Option(32768, help="Character n-gram rows (power of two)"),
     d_embed: int = typer.Option(256, help="Width of the token rows"),
-    d_hidden: int = typer.Option(1024, help="Width of the residual ReLU layer"),
+    d_hidden: int = typer.Option(256, help="Width of the residual ReLU layer"),
     loss: str = typer.Option("cosine", help="cosine, gram-kl or cosine+gram-kl"),
     epochs: int = typer.Option(8),
     lr: float = typer.Option(3e-3),

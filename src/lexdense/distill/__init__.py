@@ -49,7 +49,7 @@ def distill(
     n_buckets: int = 32768,
     ngram_range: tuple[int, int] = (3, 5),
     d_embed: int = 256,
-    d_hidden: int = 1024,
+    d_hidden: int = 256,
     loss: str = "cosine",
     epochs: int = 8,
     batch_size: int = 256,

@@ -1,0 +1,108 @@
+"""Write the measured figures into README.md and the shipped model card.
+
+Reads benchmarks/results/{speed,quality,memory}.json (written by the benchmark scripts),
+models/ablations.md (models/ablations.py) and the model's config.json; replaces the text
+between `<!-- results:start -->` and `<!-- results:end -->` in README.md, and writes
+src/lexdense/models/lexdense-base/README.md from models/MODEL_CARD.md. No figure is typed by hand.
+
+Usage: python benchmarks/report.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+MODEL_DIR = ROOT / "src" / "lexdense" / "models" / "lexdense-base"
+
+
+def load(name: str) -> dict:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def quality_table(quality: dict) -> str:
+    rows = ["| model | 20NG acc. | R8 acc. | NewsArticles title->article nDCG@10 | mean |", "|---|---|---|---|---|"]
+    for name, s in quality.get("results", {}).items():
+        rows.append(f"| {name} | {s['20ng']:.3f} | {s['r8']:.3f} | {s['news-retrieval']:.3f} | **{s['mean']:.3f}** |")
+    return "\n".join(rows)
+
+
+def speed_table(speed: dict) -> str:
+    rows = ["| embedder | long: docs/s | long: MiB/s | short: docs/s | short: MiB/s | lexdense speed-up (long / short) |",
+            "|---|---|---|---|---|---|"]
+    results = speed.get("results", {})
+    base = results.get("lexdense", {})
+    for name, kinds in results.items():
+        long, short = kinds.get("long", {}), kinds.get("short", {})
+        if name == "lexdense":
+            ratio = "-"
+        else:
+            ratio = (f"{base['long']['docs_per_s'] / long['docs_per_s']:.1f}x / "
+                     f"{base['short']['docs_per_s'] / short['docs_per_s']:.1f}x")
+        rows.append(f"| {name} | {long.get('docs_per_s', 0):,.0f} | {long.get('mib_per_s', 0):.1f} | "
+                    f"{short.get('docs_per_s', 0):,.0f} | {short.get('mib_per_s', 0):.2f} | {ratio} |")
+    return "\n".join(rows)
+
+
+def profile_text(speed: dict) -> str:
+    lines = []
+    for kind, shares in speed.get("lexdense_profile", {}).items():
+        parts = ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {v:.0%}" for k, v in shares.items() if k != "total_s")
+        lines.append(f"- {kind} texts: {parts}")
+    return "\n".join(lines)
+
+
+def memory_text(memory: dict) -> str:
+    if not memory:
+        return "(not measured yet: `python benchmarks/memory.py`)"
+    return (f"`lexdense embed` over {memory['input_mib']:,.0f} MiB of news text ({memory['documents']:,} documents): "
+            f"peak resident memory **{memory['peak_rss_mib']:,.0f} MiB**, {memory['docs_per_s']:,} docs/s, "
+            f"{memory['mib_per_s']} MiB/s, {memory['output_mib']:,.0f} MiB of Parquet out.")
+
+
+def results_block() -> str:
+    speed, quality, memory = load("speed"), load("quality"), load("memory")
+    config = json.loads((MODEL_DIR / "config.json").read_text())
+    log = config.get("distillation", {})
+    size = sum(p.stat().st_size for p in MODEL_DIR.iterdir()) / 2**20
+    return "\n".join([
+        "Measured on this project's 2-core machine; every row of a table comes from one run of",
+        "the command below it. Speed (`python benchmarks/speed.py --potion .cache/potion-base-8M --luxical --teacher`):",
+        "", speed_table(speed), "",
+        "Long: 3,729 NewsArticles (~3.6 kB). Short: 63,326 health tweets (~100 B). The teacher and",
+        "Luxical run on a subsample (see the script). Where lexdense's own time goes:", "",
+        profile_text(speed), "",
+        "Quality (`python benchmarks/quality.py --model lexdense-base --teacher --potion .cache/potion-base-8M --tfidf`;",
+        "tasks in docs/data.md):", "", quality_table(quality), "",
+        f"Model: {size:.1f} MiB on disk. Distilled from scratch (teacher vectors included) in "
+        f"{log.get('wall_clock_s', 0) / 60:.0f} minutes on 2 cores (`make model`).", "",
+        "Memory (`python benchmarks/memory.py`): " + memory_text(memory),
+    ])
+
+
+def replace_block(text: str, block: str) -> str:
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block}\n{end}{tail}"
+
+
+def main() -> None:
+    block = results_block()
+    readme = ROOT / "README.md"
+    readme.write_text(replace_block(readme.read_text(), block))
+    template = (ROOT / "models" / "MODEL_CARD.md").read_text()
+    config = json.loads((MODEL_DIR / "config.json").read_text())
+    ablations = (ROOT / "models" / "ablations.md").read_text() if (ROOT / "models" / "ablations.md").is_file() else ""
+    card = (template.replace("{{results}}", block)
+            .replace("{{ablations}}", ablations.replace("# Ablations", "").strip())
+            .replace("{{config}}", json.dumps(config, indent=1)))
+    (MODEL_DIR / "README.md").write_text(card)
+    print("updated README.md and", MODEL_DIR / "README.md")
+
+
+if __name__ == "__main__":
+    main()
