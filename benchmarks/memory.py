@@ -4,7 +4,7 @@ Builds a .txt corpus (one NewsArticles article per line, repeated with a line nu
 two lines are equal) in a temporary directory, runs `lexdense embed` on it in a child
 process, and reports the child's peak resident memory (ru_maxrss) against the input size.
 
-Usage: python benchmarks/memory.py [--size-mib 1024]
+Usage: python benchmarks/memory.py [--size-mib 1024] [--json FILE]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--model", default="lexdense-base")
+    parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lexdense-memory-") as tmp:
         source, out = Path(tmp) / "corpus.txt", Path(tmp) / "out.parquet"
@@ -53,6 +54,11 @@ def main(argv=None) -> dict:
                   "mib_per_s": round(source.stat().st_size / 2**20 / seconds, 1),
                   "peak_rss_mib": round(peak_mib, 1), "output_mib": round(out.stat().st_size / 2**20, 1)}
     print(report)
+    if args.json:
+        import json
+
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

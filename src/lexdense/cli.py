@@ -69,7 +69,7 @@ def embed(
         raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
     encoder = LexDense.load(model)
     total_bytes = Reader(input, text_field=text_field).size_bytes
-    with make_progress(TextColumn("{task.fields[rate]}"), transient=False) as progress:
+    with make_progress(TextColumn("{task.fields[rate]}"), transient=False, in_bytes=True) as progress:
         task = progress.add_task("Embedding", total=total_bytes, rate="")
         import time
 

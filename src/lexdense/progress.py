@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 
-def make_progress(*extra_columns, transient: bool = False) -> Progress:
+def make_progress(*extra_columns, transient: bool = False, in_bytes: bool = False) -> Progress:
+    counter = DownloadColumn(binary_units=True) if in_bytes else MofNCompleteColumn()
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[bold]{task.description}"), BarColumn(), counter,
         *extra_columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=transient,
     )
 
