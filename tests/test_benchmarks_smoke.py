@@ -39,3 +39,10 @@ def test_speed_quick_runs_and_reports_ratios(tmp_path):
     assert report["ratios"]["lexdense / wordpiece tokenizer alone"]["long"] > 0
     shares = report["lexdense_profile"]["long"]
     assert abs(sum(v for k, v in shares.items() if k.endswith("_s") and k != "total_s") - 1) < 0.01
+
+
+def test_memory_smoke_reports_peak_rss(tmp_path):
+    memory = load("memory")
+    report = memory.main(["--size-mib", "4", "--json", str(tmp_path / "memory.json")])
+    assert report["documents"] > 1000 and 0 < report["peak_rss_mib"] < 4096
+    assert report["output_mib"] > 0

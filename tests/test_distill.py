@@ -164,3 +164,15 @@ def test_distill_command_with_the_packaged_teacher(tmp_path):
     model = LexDense.load(out)
     assert model.dim == 384 and model.config["teacher"] == "all-MiniLM-L6-v2"
     assert model.encode("red apple").shape == (384,)
+
+
+def test_principal_basis_is_complete_and_orthonormal():
+    rng = np.random.default_rng(0)
+    few = rng.normal(size=(5, 12))  # fewer vectors than dimensions
+    basis = trainer.principal_basis(few)
+    assert basis.shape == (12, 12)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(12), atol=1e-5)
+    rotated = few @ basis
+    np.testing.assert_allclose(rotated @ rotated.T, few @ few.T, rtol=1e-4, atol=1e-4)
+    energy = (rotated**2).sum(0)
+    assert np.all(np.diff(energy) <= 1e-6)  # strongest dimensions first

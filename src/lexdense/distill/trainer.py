@@ -177,10 +177,13 @@ def principal_basis(vectors: np.ndarray) -> np.ndarray:
     """Orthonormal basis (d, d) of ``vectors``' uncentred principal directions.
 
     Rotating targets into it keeps every cosine and puts the most energy in the first
-    dimensions, so truncated student vectors lose the least.
+    dimensions, so truncated student vectors lose the least. Computed from the (d, d)
+    second-moment matrix, so it is complete even with fewer vectors than dimensions.
     """
-    _, _, vt = np.linalg.svd(vectors.astype(np.float64), full_matrices=False)
-    return vt.T.astype(np.float32)
+    moments = vectors.astype(np.float64).T @ vectors.astype(np.float64)
+    eigenvalues, eigenvectors = np.linalg.eigh(moments)
+    order = np.argsort(eigenvalues)[::-1]
+    return eigenvectors[:, order].astype(np.float32)
 
 
 def pca_rows(vectors: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
