@@ -55,10 +55,9 @@ def main(argv=None) -> dict:
                   "peak_rss_mib": round(peak_mib, 1), "output_mib": round(out.stat().st_size / 2**20, 1)}
     print(report)
     if args.json:
-        import json
+        from lexdense.io.atomic import write_json
 
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.json, report)
     return report
 
 

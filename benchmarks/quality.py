@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -170,8 +169,9 @@ def main(argv=None) -> dict:
         table.add_row(name, *[f"{scores[c]:.3f}" for c in [*tasks, "mean"]])
     Console().print(table)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2) + "\n")
+        from lexdense.io.atomic import write_json
+
+        write_json(args.json, {"quick": args.quick, "results": results})
     return results
 
 

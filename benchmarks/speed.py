@@ -17,7 +17,6 @@ Usage: python benchmarks/speed.py [--model lexdense-base] [--potion DIR] [--luxi
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -172,8 +171,9 @@ def main(argv=None) -> dict:
     report = {"quick": args.quick, "results": results, "ratios": ratios, "lexdense_profile": profile,
               "machine": {"cpus": __import__("os").cpu_count()}}
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        from lexdense.io.atomic import write_json
+
+        write_json(args.json, report)
     return report
 
 

@@ -142,3 +142,11 @@ def test_kill_9_then_resume(tmp_path, tiny_model_dir):
     subprocess.run(command + ["--resume"], check=True, capture_output=True)
     rows = pq.read_table(out, columns=["row"]).column("row").to_pylist()
     assert rows == list(range(20000))
+
+
+def test_demo_runs_without_the_teacher(capsys):
+    from lexdense.demo import run
+
+    rows = run("lexdense-base", teacher_docs=100, with_teacher=False)
+    assert 0.5 < rows["lexdense-base"]["ndcg@10"] <= 1.0
+    assert "query: central bank raises interest rates" in capsys.readouterr().out

@@ -1,6 +1,5 @@
 """The shipped lexdense-base: present, small, valid, and semantically sane."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest

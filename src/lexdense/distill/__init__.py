@@ -7,7 +7,6 @@ train the student to match them -> export.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -211,6 +210,3 @@ class _Reporter:
             task = progress.add_task("", total=total)
             return work(lambda n: progress.advance(task, n))
 
-
-def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
