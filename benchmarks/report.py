@@ -73,7 +73,7 @@ def results_block() -> str:
         "the command below it. Speed (`python benchmarks/speed.py --potion .cache/potion-base-8M --luxical --teacher`):",
         "", speed_table(speed), "",
         "Long: 3,729 NewsArticles (~3.6 kB). Short: 63,326 health tweets (~100 B). The teacher and",
-        "Luxical run on a subsample (see the script). Where lexdense's own time goes:", "",
+        "Luxical run on a subsample (see the script); the others are the best of three passes. Where lexdense's own time goes:", "",
         profile_text(speed), "",
         "Quality (`python benchmarks/quality.py --model lexdense-base --teacher --potion .cache/potion-base-8M --tfidf`;",
         "tasks in docs/data.md):", "", quality_table(quality), "",

@@ -123,7 +123,7 @@ def main(argv=None) -> dict:
 
     model = LexDense.load(args.model)
     for kind, batch in texts.items():
-        record("lexdense", kind, timed(lambda t: model.encode(t, batch_size=2048), batch))
+        record("lexdense", kind, timed(lambda t: model.encode(t, batch_size=2048, show_progress_bar=False), batch, repeats=3))
     profile = {kind: profile_lexdense(model, batch) for kind, batch in texts.items()}
 
     from tokenizers import Tokenizer
@@ -133,13 +133,13 @@ def main(argv=None) -> dict:
     wordpiece.no_padding()
     for kind, batch in texts.items():
         record("wordpiece tokenizer alone", kind,
-               timed(lambda t: wordpiece.encode_batch_fast(t, add_special_tokens=False), batch))
+               timed(lambda t: wordpiece.encode_batch_fast(t, add_special_tokens=False), batch, repeats=3))
     if args.potion:
         from model2vec import StaticModel
 
         potion = StaticModel.from_pretrained(str(args.potion))
         for kind, batch in texts.items():
-            record("potion-base-8M", kind, timed(lambda t: potion.encode(t, batch_size=2048), batch))
+            record("potion-base-8M", kind, timed(lambda t: potion.encode(t, batch_size=2048, show_progress_bar=False), batch, repeats=3))
     if args.luxical:
         lux = luxical_one(teacher_dir / "tokenizer.json", texts["long"] + texts["short"])
         for kind, batch in texts.items():
