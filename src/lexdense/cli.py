@@ -142,6 +142,63 @@ def info(model: str = typer.Argument("lexdense-base", help="Model name or direct
     Console().print_json(json.dumps({k: v for k, v in loaded.config.items() if k != "distillation"}))
 
 
+def _load_encoder(spec: str):
+    """'st:<id or path>' sentence-transformers, 'potion:<dir>' model2vec, else a lexdense model."""
+    if spec.startswith("st:"):
+        from lexdense.distill.teacher import load_teacher
+
+        model = load_teacher(spec[3:])
+        return spec[3:].rstrip("/").split("/")[-1], model
+    if spec.startswith("potion:"):
+        from model2vec import StaticModel
+
+        return "potion:" + Path(spec[7:]).name, StaticModel.from_pretrained(spec[7:])
+    from lexdense.model import LexDense
+
+    model = LexDense.load(spec)
+    return model.config.get("name", spec), model
+
+
+@app.command("eval")
+@_guard
+def evaluate_command(
+    model: List[str] = typer.Option(["lexdense-base"], "--model", "-m",
+                                    help="lexdense name/dir, st:<sentence-transformers id or path>, potion:<dir>"),
+    tasks: Optional[List[str]] = typer.Option(None, "--tasks", "-t", help="Task names (default: all)"),
+    quick: bool = typer.Option(False, help="Small subsamples (smoke test)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results here"),
+) -> None:
+    """Score embedders on the offline tasks; one column per model."""
+    from rich.table import Table
+
+    from lexdense.eval import evaluate
+    from lexdense.eval.tasks import TASKS
+    from lexdense.io.atomic import write_json
+
+    if tasks:
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"unknown task '{unknown[0]}': expected one of {', '.join(TASKS)}")
+    results = {}
+    for spec in model:
+        name, encoder = _load_encoder(spec)
+        err.print(f"evaluating {name}")
+        results[name] = evaluate(encoder, tasks=tasks, quick=quick)
+    table = Table(title="lexdense eval (main score per task)")
+    table.add_column("task")
+    for name in results:
+        table.add_column(name, justify="right")
+    first = next(iter(results.values()))
+    for task in first["tasks"]:
+        table.add_row(task, *[f"{r['tasks'][task]['main_score']:.3f}" for r in results.values()])
+    for key in first["summary"]:
+        table.add_row(f"[bold]{key}", *[f"[bold]{r['summary'][key]:.3f}" for r in results.values()])
+    table.add_row("docs/s", *[f"{r['speed']['docs_per_s']:,.0f}" for r in results.values()])
+    Console().print(table)
+    if json_out:
+        write_json(json_out, results)
+
+
 @app.command()
 @_guard
 def demo(

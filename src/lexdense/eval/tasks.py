@@ -1,0 +1,146 @@
+"""Offline evaluation tasks built from packaged data (docs/data.md says how each is built).
+
+Every task takes an encoder (anything with ``encode(list[str]) -> ndarray``) and returns a
+dict of scores whose ``main_score`` is the figure tables show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant, recall_at_k
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def stratified_sample(labels: list[str], n: int, seed: int) -> np.ndarray:
+    """Indices of about ``n`` items keeping each label's share (at least one per label)."""
+    rng = np.random.default_rng(seed)
+    labels_arr = np.asarray(labels)
+    picked = []
+    for label in np.unique(labels_arr):
+        index = np.flatnonzero(labels_arr == label)
+        take = max(1, round(n * len(index) / len(labels_arr)))
+        picked.extend(rng.choice(index, min(take, len(index)), replace=False))
+    return np.sort(np.asarray(picked))
+
+
+@dataclass
+class Classification:
+    """Logistic regression on embeddings of the train texts; accuracy on the test texts."""
+
+    name: str
+    train_texts: list[str]
+    train_labels: list[str]
+    test_texts: list[str]
+    test_labels: list[str]
+    kind: str = "classification"
+
+    def run(self, encode) -> dict:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import f1_score
+
+        model = LogisticRegression(max_iter=2000, C=10.0)
+        model.fit(encode(self.train_texts), self.train_labels)
+        predicted = model.predict(encode(self.test_texts))
+        accuracy = float((predicted == np.asarray(self.test_labels)).mean())
+        return {"main_score": accuracy, "accuracy": accuracy,
+                "f1_macro": float(f1_score(self.test_labels, predicted, average="macro"))}
+
+
+@dataclass
+class Clustering:
+    """MiniBatchKMeans with k = number of labels; V-measure, mean over ``n_runs`` seeds."""
+
+    name: str
+    texts: list[str]
+    labels: list[str]
+    n_runs: int = 5
+    kind: str = "clustering"
+
+    def run(self, encode) -> dict:
+        from sklearn.cluster import MiniBatchKMeans
+        from sklearn.metrics import v_measure_score
+
+        vectors = _normalize(encode(self.texts))
+        k = len(set(self.labels))
+        scores = [v_measure_score(self.labels, MiniBatchKMeans(n_clusters=k, batch_size=500, n_init=1,
+                                                               random_state=seed).fit_predict(vectors))
+                  for seed in range(self.n_runs)]
+        return {"main_score": float(np.mean(scores)), "v_measure": float(np.mean(scores)),
+                "v_measure_std": float(np.std(scores))}
+
+
+@dataclass
+class Retrieval:
+    """Each query has one relevant document; cosine ranking; nDCG@10 and recall@100."""
+
+    name: str
+    queries: list[str]
+    documents: list[str]
+    relevant: np.ndarray
+    kind: str = "retrieval"
+
+    def run(self, encode) -> dict:
+        q, d = _normalize(encode(self.queries)), _normalize(encode(self.documents))
+        ranks = rank_of_relevant(q @ d.T, self.relevant)
+        ndcg = ndcg_at_k(ranks, 10)
+        return {"main_score": ndcg, "ndcg_at_10": ndcg, "recall_at_100": recall_at_k(ranks, 100),
+                "mrr_at_10": float(np.where(ranks <= 10, 1.0 / ranks, 0.0).mean())}
+
+
+def _newsgroups(quick: bool) -> Classification:
+    from lexdense.io import datasets
+
+    train, test = datasets.newsgroups("train"), datasets.newsgroups("test")
+    n_train, n_test = (800, 600) if quick else (4000, 3000)
+    tr, te = stratified_sample(train.labels, n_train, 0), stratified_sample(test.labels, n_test, 0)
+    return Classification("20ng-classification", [train.texts[i] for i in tr], [train.labels[i] for i in tr],
+                          [test.texts[i] for i in te], [test.labels[i] for i in te])
+
+
+def _reuters(quick: bool) -> Classification:
+    from lexdense.io import datasets
+
+    train, test = datasets.reuters("train"), datasets.reuters("test")
+    cut = slice(0, 1000) if quick else slice(None)
+    return Classification("r8-classification", train.texts[cut], train.labels[cut], test.texts[cut], test.labels[cut])
+
+
+def _news_retrieval(quick: bool) -> Retrieval:
+    from lexdense.io import datasets
+
+    news = datasets.news_articles()
+    n = 500 if quick else len(news.texts)
+    return Retrieval("news-title-retrieval", news.titles[:n], news.texts[:n], np.arange(n))
+
+
+def _newsgroups_clustering(quick: bool) -> Clustering:
+    from lexdense.io import datasets
+
+    test = datasets.newsgroups("test")
+    index = stratified_sample(test.labels, 1000 if quick else 4000, 1)
+    return Clustering("20ng-clustering", [test.texts[i] for i in index], [test.labels[i] for i in index])
+
+
+def _healthtweets_clustering(quick: bool) -> Clustering:
+    from lexdense.io import datasets
+
+    tweets = datasets.health_tweets()
+    index = stratified_sample(tweets.labels, 1000 if quick else 8000, 2)
+    return Clustering("healthtweets-clustering", [tweets.texts[i] for i in index], [tweets.labels[i] for i in index])
+
+
+TASKS: dict[str, Callable[[bool], object]] = {
+    "20ng-classification": _newsgroups,
+    "r8-classification": _reuters,
+    "news-title-retrieval": _news_retrieval,
+    "20ng-clustering": _newsgroups_clustering,
+    "healthtweets-clustering": _healthtweets_clustering,
+}

@@ -1,0 +1,88 @@
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lexdense import LexDense
+from lexdense.cli import app
+from lexdense.eval import evaluate
+from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant, recall_at_k
+from lexdense.eval.tasks import Clustering, Retrieval
+
+
+def test_metrics_on_hand_checked_cases():
+    sims = np.array([[0.9, 0.1, 0.0],
+                     [0.5, 0.4, 0.6],
+                     [0.7, 0.7, 0.1]])
+    ranks = rank_of_relevant(sims, np.array([0, 1, 1]))
+    # Query 2 ties with a wrong document: the tie counts against it (rank 1, not better).
+    assert ranks.tolist() == [1, 3, 1]
+    assert ndcg_at_k(ranks, 10) == pytest.approx((1 + 1 / math.log2(4) + 1) / 3)
+    assert ndcg_at_k(np.array([11]), 10) == 0.0
+    assert recall_at_k(np.array([1, 100, 101]), 100) == pytest.approx(2 / 3)
+
+
+class LabelEncoder:
+    """Cheats: one-hot of the label each text belongs to (a perfect embedder)."""
+
+    def __init__(self, texts, labels):
+        names = sorted(set(labels))
+        self.lookup = {t: names.index(l) for t, l in zip(texts, labels)}
+        self.size = len(names)
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.size), np.float32)
+        out[np.arange(len(texts)), [self.lookup[t] for t in texts]] = 1.0
+        return out
+
+
+def test_clustering_and_retrieval_reach_one_with_a_perfect_encoder():
+    texts = [f"doc {i}" for i in range(60)]
+    labels = [str(i % 3) for i in range(60)]
+    task = Clustering("toy", texts, labels, n_runs=2)
+    assert task.run(LabelEncoder(texts, labels).encode)["main_score"] == pytest.approx(1.0)
+    retrieval = Retrieval("toy", texts[:3], texts[:3], np.arange(3))
+    assert retrieval.run(LabelEncoder(texts[:3], ["a", "b", "c"]).encode)["main_score"] == pytest.approx(1.0)
+
+
+class RandomEncoder:
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def encode(self, texts):
+        return self.rng.normal(size=(len(texts), 32))
+
+
+def test_shipped_model_beats_random_vectors():
+    tasks = ["r8-classification", "news-title-retrieval"]
+    ours = evaluate(LexDense.load("lexdense-base"), tasks=tasks, quick=True)
+    noise = evaluate(RandomEncoder(), tasks=tasks, quick=True)
+    assert ours["tasks"]["news-title-retrieval"]["main_score"] > noise["tasks"]["news-title-retrieval"]["main_score"] + 0.5
+    assert ours["tasks"]["r8-classification"]["main_score"] > noise["tasks"]["r8-classification"]["main_score"] + 0.2
+    assert ours["speed"]["texts"] > 0 and len(ours["tasks"]["r8-classification"]["fingerprint"]) == 16
+
+
+def test_bad_encoders_and_tasks_are_named():
+    with pytest.raises(TypeError, match="encode"):
+        evaluate(object(), tasks=["r8-classification"], quick=True)
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        evaluate(RandomEncoder(), tasks=["nope"])
+
+    class Wrong:
+        def encode(self, texts):
+            return np.zeros(3)
+
+    with pytest.raises(ValueError, match="encode returned shape"):
+        evaluate(Wrong(), tasks=["news-title-retrieval"], quick=True)
+
+
+def test_eval_command_prints_table_and_writes_json(tmp_path):
+    out = tmp_path / "results.json"
+    result = CliRunner().invoke(app, ["eval", "--quick", "--tasks", "20ng-clustering", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "20ng-clustering" in result.output and "docs/s" in result.output
+    import json
+
+    data = json.loads(out.read_text())
+    assert data["lexdense-base"]["suite_version"] and 0 < data["lexdense-base"]["summary"]["mean"] <= 1
