@@ -97,16 +97,6 @@ def hash_strings(buf, offsets):
 
 
 @njit(inline="always")
-def _char_ngram_count(word_len, n_min, n_max):
-    padded = min(word_len, MAX_NGRAM_WORD_BYTES) + 2
-    total = 0
-    for n in range(n_min, n_max + 1):
-        if padded >= n:
-            total += padded - n + 1
-    return total
-
-
-@njit(inline="always")
 def _padded_byte(buf, start, length, k):
     # '<' word '>' without copying: k indexes the virtual padded word.
     if k == 0:
@@ -123,6 +113,47 @@ def _oov_token(position_hash, oov_rate_per_mille):
     return np.int64(mixed >> np.uint64(40)) % 1000 < oov_rate_per_mille
 
 
+# Most character n-grams one word can have: (48 + 2) - n + 1 for n = 1..8, summed.
+MAX_WORD_NGRAMS = 8 * (MAX_NGRAM_WORD_BYTES + 2)
+
+
+@njit(inline="always")
+def _next_word(buf, i, end, prev_hash):
+    """Skip separators from ``i``; return (start, stop, word hash, pair hash) of the next word.
+
+    The pair hash continues FNV-1a from the previous word's hash through a space, so it
+    equals the hash of the string "previous word".
+    """
+    while i < end and not _is_word_byte(buf[i]):
+        i += 1
+    start = i
+    h = FNV_OFFSET
+    hb = _fnv_step(prev_hash, SPACE)
+    while i < end and _is_word_byte(buf[i]):
+        b = _lower(buf[i])
+        h = _fnv_step(h, b)
+        hb = _fnv_step(hb, b)
+        i += 1
+    return start, i, h, hb
+
+
+@njit(inline="always")
+def _char_buckets(buf, start, length, n_min, n_max, n_buckets, buckets):
+    """Write the hashed n-gram buckets of the word ``buf[start:start+length]``; return how many."""
+    short_len = min(length, MAX_NGRAM_WORD_BYTES)
+    count = 0
+    for k in range(short_len + 2):
+        g = FNV_OFFSET
+        for n in range(1, n_max + 1):
+            if k + n > short_len + 2:
+                break
+            g = _fnv_step(g, _padded_byte(buf, start, short_len, k + n - 1))
+            if n >= n_min:
+                buckets[count] = np.int64(g % np.uint64(n_buckets))
+                count += 1
+    return count
+
+
 @njit(cache=True, parallel=True)
 def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, use_bigrams, out):
     """Sum embedding rows of each document's features into ``out`` (n_docs, dim).
@@ -132,56 +163,35 @@ def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, u
     """
     n_docs = offsets.shape[0] - 1
     dim = token_rows.shape[1]
-    n_buckets = np.uint64(char_rows.shape[0])
+    n_buckets = char_rows.shape[0]
     found = np.zeros(n_docs, dtype=np.int64)
     for d in prange(n_docs):
         acc = out[d]
         for c in range(dim):
             acc[c] = 0.0
-        scratch = np.zeros(dim, dtype=np.float32)
+        buckets = np.empty(MAX_WORD_NGRAMS, dtype=np.int64)
         end = offsets[d + 1]
         i = offsets[d]
         prev_hash = np.uint64(0)
         have_prev = False
         count = 0
-        while i < end:
-            if not _is_word_byte(buf[i]):
-                i += 1
-                continue
-            start = i
-            h = FNV_OFFSET
-            hb = _fnv_step(prev_hash, SPACE)
-            while i < end and _is_word_byte(buf[i]):
-                b = _lower(buf[i])
-                h = _fnv_step(h, b)
-                hb = _fnv_step(hb, b)
-                i += 1
-            length = i - start
+        while True:
+            start, i, h, hb = _next_word(buf, i, end, prev_hash)
+            if start == i:
+                break
             row = _lookup(keys, values, h)
             if row != EMPTY:
                 for c in range(dim):
                     acc[c] += token_rows[row, c]
                 count += 1
             else:
-                n_grams = 0
-                for c in range(dim):
-                    scratch[c] = 0.0
-                short_len = min(length, MAX_NGRAM_WORD_BYTES)
-                for k in range(short_len + 2):
-                    g = FNV_OFFSET
-                    for n in range(1, n_max + 1):
-                        if k + n > short_len + 2:
-                            break
-                        g = _fnv_step(g, _padded_byte(buf, start, short_len, k + n - 1))
-                        if n >= n_min:
-                            bucket = g % n_buckets
-                            for c in range(dim):
-                                scratch[c] += char_rows[bucket, c]
-                            n_grams += 1
+                n_grams = _char_buckets(buf, start, i - start, n_min, n_max, n_buckets, buckets)
                 if n_grams > 0:
                     inv = np.float32(1.0 / n_grams)
-                    for c in range(dim):
-                        acc[c] += scratch[c] * inv
+                    for g in range(n_grams):
+                        bucket = buckets[g]
+                        for c in range(dim):
+                            acc[c] += char_rows[bucket, c] * inv
                     count += 1
             if use_bigrams and have_prev:
                 pair = _lookup(keys, values, hb)
@@ -197,7 +207,7 @@ def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, u
 
 @njit(cache=True)
 def _walk_features(buf, start_doc, end_doc, keys, values, n_rows, n_buckets, n_min, n_max,
-                   use_bigrams, oov_rate_per_mille, doc_index, ids, weights, cursor, emit):
+                   use_bigrams, oov_rate_per_mille, doc_index, ids, weights, cursor, emit, buckets):
     """Walk one document; when ``emit`` write (row id, weight) pairs at ``cursor``.
 
     Rows >= n_rows are character buckets. Returns the new cursor.
@@ -206,19 +216,10 @@ def _walk_features(buf, start_doc, end_doc, keys, values, n_rows, n_buckets, n_m
     prev_hash = np.uint64(0)
     have_prev = False
     position = 0
-    while i < end_doc:
-        if not _is_word_byte(buf[i]):
-            i += 1
-            continue
-        start = i
-        h = FNV_OFFSET
-        hb = _fnv_step(prev_hash, SPACE)
-        while i < end_doc and _is_word_byte(buf[i]):
-            b = _lower(buf[i])
-            h = _fnv_step(h, b)
-            hb = _fnv_step(hb, b)
-            i += 1
-        length = i - start
+    while True:
+        start, i, h, hb = _next_word(buf, i, end_doc, prev_hash)
+        if start == i:
+            break
         row = _lookup(keys, values, h)
         position += 1
         if row != EMPTY and oov_rate_per_mille > 0:
@@ -231,19 +232,12 @@ def _walk_features(buf, start_doc, end_doc, keys, values, n_rows, n_buckets, n_m
                 weights[cursor] = 1.0
             cursor += 1
         else:
-            n_grams = _char_ngram_count(length, n_min, n_max)
-            short_len = min(length, MAX_NGRAM_WORD_BYTES)
-            for k in range(short_len + 2):
-                g = FNV_OFFSET
-                for n in range(1, n_max + 1):
-                    if k + n > short_len + 2:
-                        break
-                    g = _fnv_step(g, _padded_byte(buf, start, short_len, k + n - 1))
-                    if n >= n_min:
-                        if emit:
-                            ids[cursor] = n_rows + np.int64(g % np.uint64(n_buckets))
-                            weights[cursor] = 1.0 / n_grams
-                        cursor += 1
+            n_grams = _char_buckets(buf, start, i - start, n_min, n_max, n_buckets, buckets)
+            for g in range(n_grams):
+                if emit:
+                    ids[cursor] = n_rows + buckets[g]
+                    weights[cursor] = 1.0 / n_grams
+                cursor += 1
         if use_bigrams and have_prev:
             pair = _lookup(keys, values, hb)
             if pair != EMPTY:
@@ -268,15 +262,16 @@ def feature_lists(buf, offsets, keys, values, n_rows, n_buckets, n_min, n_max, u
     doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
     dummy_ids = np.zeros(0, dtype=np.int64)
     dummy_weights = np.zeros(0, dtype=np.float32)
+    buckets = np.empty(MAX_WORD_NGRAMS, dtype=np.int64)
     for d in range(n_docs):
         size = _walk_features(buf, offsets[d], offsets[d + 1], keys, values, n_rows, n_buckets,
                               n_min, n_max, use_bigrams, oov_rate_per_mille,
-                              first_doc_index + d, dummy_ids, dummy_weights, 0, False)
+                              first_doc_index + d, dummy_ids, dummy_weights, 0, False, buckets)
         doc_offsets[d + 1] = doc_offsets[d] + size
     ids = np.empty(doc_offsets[n_docs], dtype=np.int64)
     weights = np.empty(doc_offsets[n_docs], dtype=np.float32)
     for d in range(n_docs):
         _walk_features(buf, offsets[d], offsets[d + 1], keys, values, n_rows, n_buckets,
                        n_min, n_max, use_bigrams, oov_rate_per_mille, first_doc_index + d,
-                       ids, weights, doc_offsets[d], True)
+                       ids, weights, doc_offsets[d], True, buckets)
     return ids, weights, doc_offsets
