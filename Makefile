@@ -1,7 +1,7 @@
 # make demo   set up and run the demo on bundled data
 # make test   set up and run the test suite
-# make model  reproduce the shipped lexdense-base model (about 15 minutes on 2 cores)
-# make bench  speed and quality benchmarks against the baselines (minutes; not in CI)
+# make model  reproduce the shipped lexdense-base model (about 11 minutes on 2 cores)
+# make bench  speed, quality and memory benchmarks against the baselines, then README figures (not in CI)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -29,6 +29,8 @@ test: $(STAMP)
 
 model: $(STAMP)
 	$(PY) models/recipe.py
+	$(PY) benchmarks/report.py
+	@echo "figures in the card come from benchmarks/results: run 'make bench' to refresh them for the new model"
 
 $(POTION)/model.safetensors:
 	mkdir -p .cache/wheels
@@ -40,6 +42,8 @@ bench: $(STAMP) $(POTION)/model.safetensors
 	$(PIP) install -q -r requirements/bench.txt
 	$(PY) benchmarks/speed.py --potion $(POTION) --luxical --teacher --json benchmarks/results/speed.json
 	$(PY) benchmarks/quality.py --model lexdense-base --teacher --potion $(POTION) --tfidf --json benchmarks/results/quality.json
+	$(PY) benchmarks/memory.py --json benchmarks/results/memory.json
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) .cache build dist src/*.egg-info
