@@ -56,6 +56,8 @@ def test_embed_int8_and_truncate(tmp_path, tiny_model_dir):
 
 @pytest.mark.parametrize("args, message", [
     (["--precision", "float16"], "unknown precision 'float16'"),
+    (["--truncate-dim", "9999"], "truncate_dim must be an int in 1..24"),
+    (["--batch-rows", "0"], "batch_rows must be a positive int"),
     (["--text-field", "nope"], "no field 'nope'"),
     (["--model", "/no/such/model"], "no model directory"),
 ])
@@ -69,6 +71,7 @@ def test_bad_options_give_one_line(tmp_path, tiny_model_dir, args, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "o.parquet").exists()
+    assert not (tmp_path / "o.parquet.parts").exists()
 
 
 def test_unknown_option_and_wrong_format(tmp_path, tiny_model_dir):

@@ -115,10 +115,7 @@ class LexDense:
         :param truncate_dim: keep the first dimensions only. Outputs are trained in the
             teacher's principal-component basis, so leading dimensions carry the most.
         """
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
-        if truncate_dim is not None and not (isinstance(truncate_dim, int) and 1 <= truncate_dim <= self.dim):
-            raise ValueError(f"truncate_dim must be an int in 1..{self.dim}, got {truncate_dim!r}")
+        self.check_options(precision, truncate_dim)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         single = isinstance(sentences, str)
@@ -141,6 +138,13 @@ class LexDense:
             out = _l2_normalize(out)
         out = self.quantize(out, precision)
         return out[0] if single else out
+
+    def check_options(self, precision: str = "float32", truncate_dim: int | None = None) -> None:
+        """Raise ValueError naming a bad ``precision`` or ``truncate_dim``."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+        if truncate_dim is not None and not (isinstance(truncate_dim, int) and 1 <= truncate_dim <= self.dim):
+            raise ValueError(f"truncate_dim must be an int in 1..{self.dim}, got {truncate_dim!r}")
 
     def quantize(self, embeddings: np.ndarray, precision: str) -> np.ndarray:
         """Convert float32 vectors to ``precision`` (sentence-transformers conventions).

@@ -7,6 +7,7 @@ killed midway keeps its finished parts, and ``resume=True`` continues after the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import time
@@ -56,6 +57,11 @@ def embed_file(
 
     :param on_batch: called with (documents, bytes) after each batch, for progress bars.
     """
+    model.check_options(precision, truncate_dim)
+    reader = Reader(input_path, text_field=text_field, batch_rows=batch_rows)
+    # Read the first batch before touching the output, so a wrong format or field fails clean.
+    batches = iter(reader)
+    first_batch = next(batches, None)
     out = Path(out)
     parts_dir = out.with_name(out.name + ".parts")
     settings = {"input": str(Path(input_path).resolve()), "text_field": text_field,
@@ -75,10 +81,9 @@ def embed_file(
     for part in parts:
         done_rows += pq.ParquetFile(part).metadata.num_rows
     stats = EmbedStats(resumed_documents=done_rows)
-    reader = Reader(input_path, text_field=text_field, batch_rows=batch_rows)
     started = time.perf_counter()
     next_part = len(parts)
-    for table in reader:
+    for table in itertools.chain([first_batch] if first_batch is not None else [], batches):
         if done_rows:
             first = table.column("row")[0].as_py()
             if first + table.num_rows <= done_rows:

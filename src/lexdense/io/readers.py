@@ -50,6 +50,8 @@ class Reader:
     def __init__(self, path: str | os.PathLike, text_field: str = "text", batch_rows: int = 4096,
                  batch_bytes: int = 32 << 20):
         self.path = Path(path)
+        if not isinstance(batch_rows, int) or batch_rows < 1:
+            raise CorpusError(f"batch_rows must be a positive int, got {batch_rows!r}")
         if not self.path.exists():
             raise CorpusError(f"{self.path}: no such file")
         if self.path.is_dir():
