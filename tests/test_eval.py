@@ -86,3 +86,22 @@ def test_eval_command_prints_table_and_writes_json(tmp_path):
 
     data = json.loads(out.read_text())
     assert data["lexdense-base"]["suite_version"] and 0 < data["lexdense-base"]["summary"]["mean"] <= 1
+
+
+def test_pair_classification_average_precision():
+    from lexdense.eval.tasks import PairClassification
+
+    texts = ["a", "b", "c", "d"]
+    encoder = LabelEncoder(texts, ["x", "x", "y", "z"])
+    task = PairClassification("toy", ["a", "a", "c"], ["b", "c", "d"], np.array([1, 0, 0]))
+    assert task.run(encoder.encode)["main_score"] == pytest.approx(1.0)
+    flipped = PairClassification("toy", ["a", "a", "c"], ["b", "c", "d"], np.array([0, 1, 1]))
+    assert flipped.run(encoder.encode)["main_score"] < 0.75
+
+
+def test_halves_tasks_separate_a_real_model_from_noise():
+    tasks = ["20ng-halves-retrieval", "20ng-halves-pairs"]
+    ours = evaluate(LexDense.load("lexdense-base"), tasks=tasks, quick=True)["tasks"]
+    noise = evaluate(RandomEncoder(), tasks=tasks, quick=True)["tasks"]
+    assert ours["20ng-halves-retrieval"]["main_score"] > noise["20ng-halves-retrieval"]["main_score"] + 0.3
+    assert ours["20ng-halves-pairs"]["main_score"] > noise["20ng-halves-pairs"]["main_score"] + 0.2

@@ -42,8 +42,9 @@ def fingerprint(task) -> str:
     """Hash of a task's texts and labels, so figures from different runs can be compared."""
     digest = hashlib.sha256()
     for field in ("train_texts", "train_labels", "test_texts", "test_labels", "texts", "labels",
-                  "queries", "documents"):
-        for item in getattr(task, field, None) or []:
+                  "queries", "documents", "first", "second"):
+        values = getattr(task, field, None)
+        for item in ([] if values is None else values):
             digest.update(str(item).encode("utf-8", "replace"))
             digest.update(b"\0")
     return digest.hexdigest()[:16]

@@ -95,6 +95,64 @@ class Retrieval:
                 "mrr_at_10": float(np.where(ranks <= 10, 1.0 / ranks, 0.0).mean())}
 
 
+@dataclass
+class PairClassification:
+    """Pairs of texts labelled 1 (related) or 0; average precision of their cosine (MTEB's AP)."""
+
+    name: str
+    first: list[str]
+    second: list[str]
+    labels: np.ndarray
+    kind: str = "pair-classification"
+
+    def run(self, encode) -> dict:
+        from sklearn.metrics import average_precision_score
+
+        a, b = _normalize(encode(self.first)), _normalize(encode(self.second))
+        cosine = (a * b).sum(axis=1)
+        ap = float(average_precision_score(self.labels, cosine))
+        return {"main_score": ap, "cosine_ap": ap}
+
+
+def _halves(text: str) -> tuple[str, str]:
+    parts = text.split()
+    middle = len(parts) // 2
+    return " ".join(parts[:middle]), " ".join(parts[middle:])
+
+
+def _newsgroups_halves(quick: bool, seed: int = 3):
+    """Test documents of >= 40 words, split in halves (first half, second half, group)."""
+    from lexdense.io import datasets
+
+    test = datasets.newsgroups("test")
+    rng = np.random.default_rng(seed)
+    candidates = [i for i, t in enumerate(test.texts) if len(t.split()) >= 40]
+    chosen = np.sort(rng.choice(candidates, 300 if quick else 2000, replace=False))
+    halves = [_halves(test.texts[i]) for i in chosen]
+    return [h[0] for h in halves], [h[1] for h in halves], [test.labels[i] for i in chosen]
+
+
+def _newsgroups_halves_retrieval(quick: bool) -> Retrieval:
+    first, second, _ = _newsgroups_halves(quick)
+    return Retrieval("20ng-halves-retrieval", first, second, np.arange(len(first)))
+
+
+def _newsgroups_halves_pairs(quick: bool) -> PairClassification:
+    """Positive: two halves of one post. Negative: halves of two posts of the same newsgroup,
+    so topic alone does not separate them."""
+    first, second, groups = _newsgroups_halves(quick, seed=4)
+    rng = np.random.default_rng(5)
+    groups_arr = np.asarray(groups)
+    a, b, labels = [], [], []
+    for i in range(len(first)):
+        a.append(first[i]); b.append(second[i]); labels.append(1)
+        others = np.flatnonzero((groups_arr == groups_arr[i]) & (np.arange(len(first)) != i))
+        if len(others):
+            j = int(rng.choice(others))
+            a.append(first[i]); b.append(second[j]); labels.append(0)
+    return PairClassification("20ng-halves-pairs", a, b, np.asarray(labels))
+
+
 def _newsgroups(quick: bool) -> Classification:
     from lexdense.io import datasets
 
@@ -141,6 +199,8 @@ TASKS: dict[str, Callable[[bool], object]] = {
     "20ng-classification": _newsgroups,
     "r8-classification": _reuters,
     "news-title-retrieval": _news_retrieval,
+    "20ng-halves-retrieval": _newsgroups_halves_retrieval,
+    "20ng-halves-pairs": _newsgroups_halves_pairs,
     "20ng-clustering": _newsgroups_clustering,
     "healthtweets-clustering": _healthtweets_clustering,
 }
