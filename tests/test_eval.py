@@ -78,14 +78,18 @@ def test_bad_encoders_and_tasks_are_named():
 
 
 def test_eval_command_prints_table_and_writes_json(tmp_path):
+    pytest.importorskip("matplotlib")
     out = tmp_path / "results.json"
-    result = CliRunner().invoke(app, ["eval", "--quick", "--tasks", "20ng-clustering", "--json", str(out)])
+    chart = tmp_path / "chart.png"
+    result = CliRunner().invoke(app, ["eval", "--quick", "--tasks", "20ng-clustering", "--json", str(out),
+                                      "--chart", str(chart)])
     assert result.exit_code == 0, result.output
     assert "20ng-clustering" in result.output and "docs/s" in result.output
     import json
 
     data = json.loads(out.read_text())
     assert data["lexdense-base"]["suite_version"] and 0 < data["lexdense-base"]["summary"]["mean"] <= 1
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5000
 
 
 def test_pair_classification_average_precision():

@@ -167,6 +167,7 @@ def evaluate_command(
     tasks: Optional[List[str]] = typer.Option(None, "--tasks", "-t", help="Task names (default: all)"),
     quick: bool = typer.Option(False, help="Small subsamples (smoke test)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results here"),
+    chart: Optional[Path] = typer.Option(None, "--chart", help="Write a quality-vs-throughput PNG here"),
 ) -> None:
     """Score embedders on the offline tasks; one column per model."""
     from rich.table import Table
@@ -197,6 +198,10 @@ def evaluate_command(
     Console().print(table)
     if json_out:
         write_json(json_out, results)
+    if chart:
+        from lexdense.eval.chart import quality_speed_chart
+
+        quality_speed_chart(results, chart)
 
 
 @app.command()
