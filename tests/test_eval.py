@@ -109,3 +109,24 @@ def test_halves_tasks_separate_a_real_model_from_noise():
     noise = evaluate(RandomEncoder(), tasks=tasks, quick=True)["tasks"]
     assert ours["20ng-halves-retrieval"]["main_score"] > noise["20ng-halves-retrieval"]["main_score"] + 0.3
     assert ours["20ng-halves-pairs"]["main_score"] > noise["20ng-halves-pairs"]["main_score"] + 0.2
+
+
+def test_mteb_undersampling_takes_k_per_label_and_reshuffles():
+    from lexdense.eval.tasks import mteb_undersample
+
+    labels = ["a"] * 30 + ["b"] * 5 + ["c"] * 20
+    subsets = mteb_undersample(labels, samples_per_label=8, n_experiments=3)
+    for subset in subsets:
+        counts = {label: sum(labels[i] == label for i in subset) for label in "abc"}
+        assert counts == {"a": 8, "b": 5, "c": 8}
+        assert len(set(subset)) == len(subset)
+    assert subsets[0] != subsets[1]  # each experiment draws another subset
+    assert subsets == mteb_undersample(labels, samples_per_label=8, n_experiments=3)
+
+
+def test_fewshot_protocol_scores_below_full_training():
+    ours = LexDense.load("lexdense-base")
+    full = evaluate(ours, tasks=["20ng-classification"], quick=True)["tasks"]["20ng-classification"]
+    few = evaluate(ours, tasks=["20ng-classification-mteb"], quick=True)["tasks"]["20ng-classification-mteb"]
+    # 8 examples per newsgroup teach less than 800 documents, but far more than chance (0.05).
+    assert 0.2 < few["main_score"] < full["main_score"]

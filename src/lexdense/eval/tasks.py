@@ -31,9 +31,35 @@ def stratified_sample(labels: list[str], n: int, seed: int) -> np.ndarray:
     return np.sort(np.asarray(picked))
 
 
+def mteb_undersample(labels, samples_per_label: int = 8, n_experiments: int = 10, seed: int = 42):
+    """Training subsets of MTEB's classification protocol, one list of indices per experiment.
+
+    Each experiment reshuffles the running index order with a fresh RandomState(seed), then
+    keeps the first ``samples_per_label`` items of each label in that order.
+    """
+    order = list(range(len(labels)))
+    subsets = []
+    for _ in range(n_experiments):
+        np.random.RandomState(seed).shuffle(order)
+        counts: dict = {}
+        chosen = []
+        for index in order:
+            label = labels[index]
+            if counts.get(label, 0) < samples_per_label:
+                chosen.append(index)
+                counts[label] = counts.get(label, 0) + 1
+        subsets.append(chosen)
+    return subsets
+
+
 @dataclass
 class Classification:
-    """Logistic regression on embeddings of the train texts; accuracy on the test texts."""
+    """Logistic regression on embeddings; accuracy on the test texts.
+
+    protocol "full": one classifier on every train text (C=10, up to 2,000 iterations).
+    protocol "mteb": MTEB's few-shot protocol, ``samples_per_label`` train texts per label
+    (:func:`mteb_undersample`), LogisticRegression(max_iter=100), mean over ``n_experiments``.
+    """
 
     name: str
     train_texts: list[str]
@@ -41,17 +67,35 @@ class Classification:
     test_texts: list[str]
     test_labels: list[str]
     kind: str = "classification"
+    protocol: str = "full"
+    samples_per_label: int = 8
+    n_experiments: int = 10
 
     def run(self, encode) -> dict:
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import f1_score
 
-        model = LogisticRegression(max_iter=2000, C=10.0)
-        model.fit(encode(self.train_texts), self.train_labels)
-        predicted = model.predict(encode(self.test_texts))
-        accuracy = float((predicted == np.asarray(self.test_labels)).mean())
-        return {"main_score": accuracy, "accuracy": accuracy,
-                "f1_macro": float(f1_score(self.test_labels, predicted, average="macro"))}
+        test = encode(self.test_texts)
+        truth = np.asarray(self.test_labels)
+        if self.protocol == "full":
+            model = LogisticRegression(max_iter=2000, C=10.0).fit(encode(self.train_texts), self.train_labels)
+            predictions = [model.predict(test)]
+        elif self.protocol == "mteb":
+            subsets = mteb_undersample(self.train_labels, self.samples_per_label, self.n_experiments)
+            needed = sorted(set().union(*subsets))
+            position = {index: k for k, index in enumerate(needed)}
+            train = encode([self.train_texts[i] for i in needed])
+            labels = np.asarray(self.train_labels)
+            predictions = []
+            for subset in subsets:
+                rows = [position[i] for i in subset]
+                model = LogisticRegression(max_iter=100).fit(train[rows], labels[subset])
+                predictions.append(model.predict(test))
+        else:
+            raise ValueError(f"unknown protocol '{self.protocol}': expected full or mteb")
+        accuracy = float(np.mean([(p == truth).mean() for p in predictions]))
+        f1 = float(np.mean([f1_score(truth, p, average="macro") for p in predictions]))
+        return {"main_score": accuracy, "accuracy": accuracy, "f1_macro": f1}
 
 
 @dataclass
@@ -163,6 +207,12 @@ def _newsgroups(quick: bool) -> Classification:
                           [test.texts[i] for i in te], [test.labels[i] for i in te])
 
 
+def _newsgroups_fewshot(quick: bool) -> Classification:
+    task = _newsgroups(quick)
+    task.name, task.protocol = "20ng-classification-mteb", "mteb"
+    return task
+
+
 def _reuters(quick: bool) -> Classification:
     from lexdense.io import datasets
 
@@ -197,6 +247,7 @@ def _healthtweets_clustering(quick: bool) -> Clustering:
 
 TASKS: dict[str, Callable[[bool], object]] = {
     "20ng-classification": _newsgroups,
+    "20ng-classification-mteb": _newsgroups_fewshot,
     "r8-classification": _reuters,
     "news-title-retrieval": _news_retrieval,
     "20ng-halves-retrieval": _newsgroups_halves_retrieval,
