@@ -54,3 +54,40 @@ def test_retrieval_metrics_match_mteb_evaluator():
     ranks = rank_of_relevant(sims, relevant)
     assert ndcg_at_k(ranks, 10) == pytest.approx(theirs.ndcg["NDCG@10"], abs=1e-4)
     assert recall_at_k(ranks, 100) == pytest.approx(theirs.recall["Recall@100"], abs=1e-4)
+
+
+def test_fewshot_undersampling_matches_mteb():
+    import datasets
+    from types import SimpleNamespace
+
+    from mteb.abstasks.classification import AbsTaskClassification
+
+    from lexdense.eval.tasks import mteb_undersample
+
+    rng = np.random.default_rng(1)
+    labels = [str(x) for x in rng.integers(0, 6, size=300)]
+    dataset = datasets.Dataset.from_dict({"label": labels, "text": [str(i) for i in range(300)]})
+    fake_task = SimpleNamespace(seed=42, samples_per_label=8, label_column_name="label")
+    theirs, order = [], None
+    for experiment in range(10):
+        _, order, selected = AbsTaskClassification._undersample_data(fake_task, dataset, experiment, order)
+        theirs.append(list(selected))
+    assert mteb_undersample(labels, samples_per_label=8, n_experiments=10, seed=42) == theirs
+    assert AbsTaskClassification.evaluator_model.max_iter == 100 and AbsTaskClassification.n_experiments == 10
+
+
+def test_bootstrapped_clustering_matches_mteb():
+    import random
+
+    from mteb.abstasks.clustering import _evaluate_clustering_bootstrapped
+
+    from lexdense.eval.tasks import bootstrapped_v_measure
+
+    rng = np.random.default_rng(2)
+    labels = [str(x) for x in rng.integers(0, 4, size=400)]
+    vectors = rng.normal(size=(400, 16)).astype(np.float32) + np.eye(16)[[int(x) for x in labels]] * 2
+    theirs, _ = _evaluate_clustering_bootstrapped(
+        vectors, [[label] for label in labels], n_clusters=10, cluster_size=400, kmean_batch_size=512,
+        max_depth=None, rng_state=random.Random(42), seed=42)
+    ours = bootstrapped_v_measure(vectors, labels, n_runs=10, sample_size=400)
+    np.testing.assert_allclose(ours, theirs["v_measure"]["Level 0"], rtol=1e-9)
