@@ -130,3 +130,17 @@ def test_fewshot_protocol_scores_below_full_training():
     few = evaluate(ours, tasks=["20ng-classification-mteb"], quick=True)["tasks"]["20ng-classification-mteb"]
     # 8 examples per newsgroup teach less than 800 documents, but far more than chance (0.05).
     assert 0.2 < few["main_score"] < full["main_score"]
+
+
+def test_graded_pairs_spearman_and_new_tasks_beat_noise():
+    from lexdense.eval.tasks import GradedPairs
+
+    encoder = LabelEncoder(["a", "b", "c"], ["x", "x", "y"])
+    perfect = GradedPairs("toy", ["a", "a", "a"], ["a", "b", "c"], np.array([2, 2, 0]))
+    assert perfect.run(encoder.encode)["main_score"] == pytest.approx(1.0)
+    tasks = ["20ng-graded-pairs", "election-tweets-classification"]
+    ours = evaluate(LexDense.load("lexdense-base"), tasks=tasks, quick=True)["tasks"]
+    noise = evaluate(RandomEncoder(), tasks=tasks, quick=True)["tasks"]
+    assert ours["20ng-graded-pairs"]["main_score"] > noise["20ng-graded-pairs"]["main_score"] + 0.3
+    assert ours["election-tweets-classification"]["main_score"] > 0.75
+    assert ours["20ng-graded-pairs"]["kind"] == "sts"

@@ -42,7 +42,7 @@ def fingerprint(task) -> str:
     """Hash of a task's texts and labels, so figures from different runs can be compared."""
     digest = hashlib.sha256()
     for field in ("train_texts", "train_labels", "test_texts", "test_labels", "texts", "labels",
-                  "queries", "documents", "first", "second"):
+                  "queries", "documents", "first", "second", "grades"):
         values = getattr(task, field, None)
         for item in ([] if values is None else values):
             digest.update(str(item).encode("utf-8", "replace"))

@@ -175,6 +175,25 @@ class PairClassification:
         return {"main_score": ap, "cosine_ap": ap}
 
 
+@dataclass
+class GradedPairs:
+    """STS-style: pairs with graded relatedness; Spearman correlation of cosine and grade."""
+
+    name: str
+    first: list[str]
+    second: list[str]
+    grades: np.ndarray
+    kind: str = "sts"
+
+    def run(self, encode) -> dict:
+        from scipy.stats import spearmanr
+
+        a, b = _normalize(encode(self.first)), _normalize(encode(self.second))
+        cosine = (a * b).sum(axis=1)
+        rho = float(spearmanr(cosine, self.grades).statistic)
+        return {"main_score": rho, "cosine_spearman": rho}
+
+
 def _halves(text: str) -> tuple[str, str]:
     parts = text.split()
     middle = len(parts) // 2
@@ -212,6 +231,36 @@ def _newsgroups_halves_pairs(quick: bool) -> PairClassification:
             j = int(rng.choice(others))
             a.append(first[i]); b.append(second[j]); labels.append(0)
     return PairClassification("20ng-halves-pairs", a, b, np.asarray(labels))
+
+
+def _newsgroups_graded(quick: bool) -> GradedPairs:
+    """Halves of 20NG test posts paired with a grade: 3 same post, 2 same newsgroup,
+    1 same hierarchy top (comp.*, rec.*, sci.*, talk.*...), 0 unrelated."""
+    first, second, groups = _newsgroups_halves(quick, seed=6)
+    rng = np.random.default_rng(7)
+    top = [g.split(".")[0] for g in groups]
+    a, b, grades = [], [], []
+    n = len(first)
+    for i in range(n):
+        j = int(rng.integers(n))
+        grade = 3 if i == j else 2 if groups[i] == groups[j] else 1 if top[i] == top[j] else 0
+        for partner, value in ((i, 3), (j, grade)):
+            a.append(first[i]); b.append(second[partner]); grades.append(value)
+    return GradedPairs("20ng-graded-pairs", a, b, np.asarray(grades))
+
+
+def _election_tweets(quick: bool) -> Classification:
+    """Who wrote the tweet, Clinton or Trump: stratified 50/50 split (seed 8)."""
+    from lexdense.io import datasets
+
+    tweets = datasets.election_tweets()
+    rng = np.random.default_rng(8)
+    order = rng.permutation(len(tweets.texts))[: 1000 if quick else None]
+    half = len(order) // 2
+    train, test = np.sort(order[:half]), np.sort(order[half:])
+    return Classification("election-tweets-classification", [tweets.texts[i] for i in train],
+                          [tweets.labels[i] for i in train], [tweets.texts[i] for i in test],
+                          [tweets.labels[i] for i in test])
 
 
 def _newsgroups(quick: bool) -> Classification:
@@ -266,9 +315,11 @@ TASKS: dict[str, Callable[[bool], object]] = {
     "20ng-classification": _newsgroups,
     "20ng-classification-mteb": _newsgroups_fewshot,
     "r8-classification": _reuters,
+    "election-tweets-classification": _election_tweets,
     "news-title-retrieval": _news_retrieval,
     "20ng-halves-retrieval": _newsgroups_halves_retrieval,
     "20ng-halves-pairs": _newsgroups_halves_pairs,
+    "20ng-graded-pairs": _newsgroups_graded,
     "20ng-clustering": _newsgroups_clustering,
     "healthtweets-clustering": _healthtweets_clustering,
 }
