@@ -43,6 +43,7 @@ bench: $(STAMP) $(POTION)/model.safetensors
 	$(PY) benchmarks/speed.py --potion $(POTION) --luxical --teacher --json benchmarks/results/speed.json
 	$(PY) benchmarks/quality.py --model lexdense-base --teacher --potion $(POTION) --tfidf --json benchmarks/results/quality.json
 	$(PY) benchmarks/memory.py --json benchmarks/results/memory.json
+	$(VENV)/bin/lexdense eval --model lexdense-base --model potion:$(POTION) --model st:sentence-transformers/all-MiniLM-L6-v2 --json benchmarks/results/eval.json --chart docs/eval.png
 	$(PY) benchmarks/report.py
 
 clean:

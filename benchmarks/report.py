@@ -83,8 +83,29 @@ def results_block() -> str:
     ])
 
 
-def replace_block(text: str, block: str) -> str:
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
+def eval_block() -> str:
+    """The `lexdense eval` table (all offline tasks) and its chart, from benchmarks/results/eval.json."""
+    data = load("eval")
+    if not data:
+        return "(not measured yet)"
+    models = list(data)
+    tasks = list(next(iter(data.values()))["tasks"])
+    lines = ["`lexdense eval --model lexdense-base --model potion:.cache/potion-base-8M "
+             "--model st:sentence-transformers/all-MiniLM-L6-v2 --json benchmarks/results/eval.json "
+             "--chart docs/eval.png` (tasks: docs/data.md):", "",
+             "| task | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    for task in tasks:
+        lines.append(f"| {task} | " + " | ".join(f"{data[m]['tasks'][task]['main_score']:.3f}" for m in models) + " |")
+    for key in next(iter(data.values()))["summary"]:
+        lines.append(f"| **{key}** | " + " | ".join(f"**{data[m]['summary'][key]:.3f}**" for m in models) + " |")
+    lines.append("| docs/s (whole suite) | " + " | ".join(f"{data[m]['speed']['docs_per_s']:,.0f}" for m in models) + " |")
+    lines.append("| suite time (s, embedding only) | " + " | ".join(f"{data[m]['speed']['seconds']:,.0f}" for m in models) + " |")
+    lines += ["", "![quality against throughput](docs/eval.png)"]
+    return "\n".join(lines)
+
+
+def replace_block(text: str, block: str, name: str = "results") -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start}\n{block}\n{end}{tail}"
@@ -93,7 +114,10 @@ def replace_block(text: str, block: str) -> str:
 def main() -> None:
     block = results_block()
     readme = ROOT / "README.md"
-    readme.write_text(replace_block(readme.read_text(), block))
+    text = replace_block(readme.read_text(), block)
+    if "<!-- eval:start -->" in text:
+        text = replace_block(text, eval_block(), "eval")
+    readme.write_text(text)
     template = (ROOT / "models" / "MODEL_CARD.md").read_text()
     config = json.loads((MODEL_DIR / "config.json").read_text())
     ablations = (ROOT / "models" / "ablations.md").read_text() if (ROOT / "models" / "ablations.md").is_file() else ""
