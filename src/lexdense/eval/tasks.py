@@ -156,6 +156,10 @@ class Retrieval:
                 "mrr_at_10": float(np.where(ranks <= 10, 1.0 / ranks, 0.0).mean())}
 
 
+def _pair_cosines(encode, first: list[str], second: list[str]) -> np.ndarray:
+    return (_normalize(encode(first)) * _normalize(encode(second))).sum(axis=1)
+
+
 @dataclass
 class PairClassification:
     """Pairs of texts labelled 1 (related) or 0; average precision of their cosine (MTEB's AP)."""
@@ -169,9 +173,7 @@ class PairClassification:
     def run(self, encode) -> dict:
         from sklearn.metrics import average_precision_score
 
-        a, b = _normalize(encode(self.first)), _normalize(encode(self.second))
-        cosine = (a * b).sum(axis=1)
-        ap = float(average_precision_score(self.labels, cosine))
+        ap = float(average_precision_score(self.labels, _pair_cosines(encode, self.first, self.second)))
         return {"main_score": ap, "cosine_ap": ap}
 
 
@@ -188,9 +190,7 @@ class GradedPairs:
     def run(self, encode) -> dict:
         from scipy.stats import spearmanr
 
-        a, b = _normalize(encode(self.first)), _normalize(encode(self.second))
-        cosine = (a * b).sum(axis=1)
-        rho = float(spearmanr(cosine, self.grades).statistic)
+        rho = float(spearmanr(_pair_cosines(encode, self.first, self.second), self.grades).statistic)
         return {"main_score": rho, "cosine_spearman": rho}
 
 
