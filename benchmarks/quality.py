@@ -25,36 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "quality"
 
 
-def stratified_sample(labels: list[str], n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    labels_arr = np.asarray(labels)
-    classes = np.unique(labels_arr)
-    picked = []
-    for c in classes:
-        idx = np.flatnonzero(labels_arr == c)
-        take = max(1, round(n * len(idx) / len(labels_arr)))
-        picked.extend(rng.choice(idx, min(take, len(idx)), replace=False))
-    return np.sort(np.asarray(picked))
-
-
 def load_tasks(quick: bool = False) -> dict:
-    from lexdense.io import datasets
+    """The three tasks, built by lexdense.eval.tasks (same samples, same classifier)."""
+    from lexdense.eval.tasks import TASKS
 
-    ng_train, ng_test = datasets.newsgroups("train"), datasets.newsgroups("test")
-    n_train, n_test = (800, 600) if quick else (4000, 3000)
-    tr = stratified_sample(ng_train.labels, n_train, 0)
-    te = stratified_sample(ng_test.labels, n_test, 0)
-    r8_train, r8_test = datasets.reuters("train"), datasets.reuters("test")
-    news = datasets.news_articles()
-    news_n = 500 if quick else len(news.texts)
-    r8_slice = slice(0, 1000) if quick else slice(None)
-    return {
-        "20ng": ("classification", [ng_train.texts[i] for i in tr], [ng_train.labels[i] for i in tr],
-                 [ng_test.texts[i] for i in te], [ng_test.labels[i] for i in te]),
-        "r8": ("classification", r8_train.texts[r8_slice], r8_train.labels[r8_slice],
-               r8_test.texts[r8_slice], r8_test.labels[r8_slice]),
-        "news-retrieval": ("retrieval", news.titles[:news_n], news.texts[:news_n]),
-    }
+    return {"20ng": TASKS["20ng-classification"](quick), "r8": TASKS["r8-classification"](quick),
+            "news-retrieval": TASKS["news-title-retrieval"](quick)}
 
 
 class Cached:
@@ -74,53 +50,30 @@ class Cached:
         return vectors
 
 
-def classification(encode, train_x, train_y, test_x, test_y) -> float:
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(max_iter=2000, C=10.0)
-    model.fit(encode(train_x), train_y)
-    return float((model.predict(encode(test_x)) == np.asarray(test_y)).mean())
-
-
-def retrieval(encode, queries, documents) -> dict:
-    from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant, recall_at_k
-
-    q, d = encode(queries), encode(documents)
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    ranks = rank_of_relevant(q @ d.T, np.arange(len(queries)))
-    return {"ndcg@10": ndcg_at_k(ranks, 10), "recall@100": recall_at_k(ranks, 100)}
-
-
 def tfidf_scores(tasks) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant
+
     scores = {}
     for name, task in tasks.items():
-        if task[0] == "classification":
-            _, trx, try_, tex, tey = task
+        if task.kind == "classification":
             vec = TfidfVectorizer(sublinear_tf=True, min_df=2)
-            clf = LogisticRegression(max_iter=2000, C=10.0).fit(vec.fit_transform(trx), try_)
-            scores[name] = float((clf.predict(vec.transform(tex)) == np.asarray(tey)).mean())
+            clf = LogisticRegression(max_iter=2000, C=10.0).fit(vec.fit_transform(task.train_texts),
+                                                                task.train_labels)
+            predicted = clf.predict(vec.transform(task.test_texts))
+            scores[name] = float((predicted == np.asarray(task.test_labels)).mean())
         else:
-            _, queries, docs = task
-            vec = TfidfVectorizer(sublinear_tf=True).fit(docs)
-            from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant
-
-            sims = (vec.transform(queries) @ vec.transform(docs).T).toarray()
-            scores[name] = ndcg_at_k(rank_of_relevant(sims, np.arange(len(queries))), 10)
+            vec = TfidfVectorizer(sublinear_tf=True).fit(task.documents)
+            sims = (vec.transform(task.queries) @ vec.transform(task.documents).T).toarray()
+            scores[name] = ndcg_at_k(rank_of_relevant(sims, task.relevant), 10)
     return scores
 
 
 def evaluate(encode, tasks) -> dict:
-    scores = {}
-    for name, task in tasks.items():
-        if task[0] == "classification":
-            scores[name] = classification(encode, *task[1:])
-        else:
-            scores[name] = retrieval(encode, *task[1:])["ndcg@10"]
-    return scores
+    """Main score of each task for ``encode(list[str]) -> ndarray``."""
+    return {name: task.run(encode)["main_score"] for name, task in tasks.items()}
 
 
 def main(argv=None) -> dict:

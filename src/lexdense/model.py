@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,6 @@ from lexdense.text.featurizer import Featurizer, check_texts
 
 FORMAT = "lexdense"
 FORMAT_VERSION = 1
-MODEL_FILES = ("model.safetensors", "config.json", "tokenizer.json", "README.md")
 PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
 SHIPPED_MODELS_DIR = Path(__file__).parent / "models"
 
@@ -283,13 +282,3 @@ def _check_shapes(path: Path, weights: dict[str, np.ndarray], config: dict, n_vo
 def _default_card(config: dict) -> str:
     return f"# {config.get('name', 'lexdense model')}\n\nA lexdense model.\n\n```json\n{json.dumps(config, indent=2)}\n```\n"
 
-
-def iter_batches(items: Iterable, size: int):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
