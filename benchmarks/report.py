@@ -83,21 +83,33 @@ def results_block() -> str:
     ])
 
 
+EVAL_COMMAND = ("lexdense eval -m lexdense-base -m potion:.cache/potion-base-8M -m glove -m tfidf -m bm25 "
+                "-m st:sentence-transformers/all-MiniLM-L6-v2 --json benchmarks/results/eval.json --chart docs/eval.png")
+
+
 def eval_block() -> str:
     """The `lexdense eval` table (all offline tasks) and its chart, from benchmarks/results/eval.json."""
     data = load("eval")
     if not data:
         return "(not measured yet)"
     models = list(data)
-    tasks = list(next(iter(data.values()))["tasks"])
-    lines = ["`lexdense eval --model lexdense-base --model potion:.cache/potion-base-8M "
-             "--model st:sentence-transformers/all-MiniLM-L6-v2 --json benchmarks/results/eval.json "
-             "--chart docs/eval.png` (tasks: docs/data.md):", "",
+    tasks = list(dict.fromkeys(t for r in data.values() for t in r["tasks"]))
+    keys = list(dict.fromkeys(k for r in data.values() for k in r["summary"]))
+    complete = {m: len(data[m]["tasks"]) == len(tasks) for m in models}
+
+    def cell(model: str, value: float | None, bold: bool = False) -> str:
+        return "-" if value is None else (f"**{value:.3f}**" if bold else f"{value:.3f}")
+
+    lines = [f"`{EVAL_COMMAND}` (tasks: docs/data.md; `-` = not run: BM25 only ranks, so it has",
+             "retrieval rows only and no overall mean):", "",
              "| task | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
     for task in tasks:
-        lines.append(f"| {task} | " + " | ".join(f"{data[m]['tasks'][task]['main_score']:.3f}" for m in models) + " |")
-    for key in next(iter(data.values()))["summary"]:
-        lines.append(f"| **{key}** | " + " | ".join(f"**{data[m]['summary'][key]:.3f}**" for m in models) + " |")
+        lines.append(f"| {task} | " + " | ".join(
+            cell(m, data[m]["tasks"].get(task, {}).get("main_score")) for m in models) + " |")
+    for key in keys:
+        lines.append(f"| **{key}** | " + " | ".join(
+            cell(m, data[m]["summary"].get(key) if key != "mean" or complete[m] else None, True)
+            for m in models) + " |")
     lines.append("| docs/s (whole suite) | " + " | ".join(f"{data[m]['speed']['docs_per_s']:,.0f}" for m in models) + " |")
     lines.append("| suite time (s, embedding only) | " + " | ".join(f"{data[m]['speed']['seconds']:,.0f}" for m in models) + " |")
     lines += ["", "![quality against throughput](docs/eval.png)"]

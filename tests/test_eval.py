@@ -144,3 +144,77 @@ def test_graded_pairs_spearman_and_new_tasks_beat_noise():
     assert ours["20ng-graded-pairs"]["main_score"] > noise["20ng-graded-pairs"]["main_score"] + 0.3
     assert ours["election-tweets-classification"]["main_score"] > 0.75
     assert ours["20ng-graded-pairs"]["kind"] == "sts"
+
+
+def test_fortunes_loader_splits_quotes_and_drops_small_categories(tmp_path):
+    from lexdense.io.datasets import DatasetUnavailable, fortunes
+
+    (tmp_path / "wisdom").write_bytes(b"K\x08Know thyself.\n%\nA stitch in time\n  saves nine.\n%\nHaste makes waste.\n%\n")
+    (tmp_path / "wisdom.dat").write_bytes(b"\x00binary index")
+    (tmp_path / "tiny").write_text("Only one quote here.\n%\n")
+    data = fortunes(min_per_category=2, directory=str(tmp_path))
+    assert data.texts == ["Know thyself.", "A stitch in time saves nine.", "Haste makes waste."]
+    assert set(data.labels) == {"wisdom"}
+    with pytest.raises(DatasetUnavailable, match="apt-get install fortunes"):
+        fortunes(directory=str(tmp_path / "missing"))
+
+
+def test_glove_tfidf_and_bm25_baselines():
+    from lexdense.eval.baselines import Bm25, GloVeMean, Tfidf
+
+    glove = GloVeMean()
+    vectors = glove.encode(["The cat sat.", "qqqzzxv", "cat"])
+    assert vectors.shape == (3, 50)
+    assert not vectors[1].any()  # no known word: zero vector
+    assert np.allclose(vectors[2], glove.vectors[glove.index["cat"]])
+
+    docs = ["the stock market fell sharply", "a new vaccine trial for flu", "football cup final tonight"]
+    queries = ["vaccine for the flu", "market stock prices", "cup final"]
+    top = Bm25().search(queries, docs, k=3)
+    assert top[:, 0].tolist() == [1, 0, 2]
+    tfidf = Tfidf(min_df=1, ngram_range=(1, 1)).fit_corpus(docs + queries)
+    sims = (tfidf.encode(queries) @ tfidf.encode(docs).T).toarray()
+    assert sims.argmax(axis=1).tolist() == [1, 0, 2]
+
+
+def test_ranker_runs_only_retrieval_and_sparse_encoder_runs_everything():
+    from lexdense.eval.baselines import Bm25, Tfidf
+
+    tasks = ["r8-classification", "news-title-retrieval", "20ng-halves-pairs"]
+    bm25 = evaluate(Bm25(), tasks=tasks, quick=True)
+    assert list(bm25["tasks"]) == ["news-title-retrieval"]
+    assert bm25["tasks"]["news-title-retrieval"]["main_score"] > 0.5
+    tfidf = evaluate(Tfidf(), tasks=tasks, quick=True)
+    assert list(tfidf["tasks"]) == tasks
+    assert tfidf["tasks"]["r8-classification"]["main_score"] > 0.8
+    assert tfidf["tasks"]["20ng-halves-pairs"]["main_score"] > 0.6
+
+
+def test_unavailable_dataset_is_skipped_by_default_and_named_when_asked(monkeypatch):
+    from lexdense.eval import tasks as task_module
+    from lexdense.io.datasets import DatasetUnavailable
+
+    def missing(quick):
+        raise DatasetUnavailable("/nowhere not found: apt-get install fortunes")
+
+    monkeypatch.setitem(task_module.TASKS, "fortunes-clustering", missing)
+    monkeypatch.setattr(task_module, "TASKS", {"fortunes-clustering": missing,
+                                               "r8-classification": task_module.TASKS["r8-classification"]})
+    result = evaluate(LexDense.load("lexdense-base"), quick=True)
+    assert list(result["tasks"]) == ["r8-classification"]
+    assert "apt-get install fortunes" in result["skipped"]["fortunes-clustering"]
+    with pytest.raises(DatasetUnavailable):
+        evaluate(LexDense.load("lexdense-base"), tasks=["fortunes-clustering"], quick=True)
+
+
+def test_eval_command_marks_tasks_a_ranker_does_not_run(tmp_path):
+    out = tmp_path / "results.json"
+    result = CliRunner().invoke(app, ["eval", "--quick", "-m", "lexdense-base", "-m", "bm25", "--tasks",
+                                      "r8-classification", "--tasks", "news-title-retrieval", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    r8_row = next(line for line in result.output.splitlines() if "r8-classification" in line)
+    assert r8_row.rstrip(" │|").endswith("-")
+    import json
+
+    data = json.loads(out.read_text())
+    assert list(data["bm25"]["tasks"]) == ["news-title-retrieval"]

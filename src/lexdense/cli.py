@@ -143,7 +143,13 @@ def info(model: str = typer.Argument("lexdense-base", help="Model name or direct
 
 
 def _load_encoder(spec: str):
-    """'st:<id or path>' sentence-transformers, 'potion:<dir>' model2vec, else a lexdense model."""
+    """'st:<id or path>' sentence-transformers, 'potion:<dir>' model2vec, 'glove', 'tfidf',
+    'bm25' (retrieval only), else a lexdense model name or directory."""
+    if spec in ("glove", "tfidf", "bm25"):
+        from lexdense.eval import baselines
+
+        encoder = {"glove": baselines.GloVeMean, "tfidf": baselines.Tfidf, "bm25": baselines.Bm25}[spec]()
+        return encoder.name, encoder
     if spec.startswith("st:"):
         from lexdense.distill.teacher import load_teacher
 
@@ -163,7 +169,8 @@ def _load_encoder(spec: str):
 @_guard
 def evaluate_command(
     model: List[str] = typer.Option(["lexdense-base"], "--model", "-m",
-                                    help="lexdense name/dir, st:<sentence-transformers id or path>, potion:<dir>"),
+                                    help="lexdense name/dir, st:<sentence-transformers id or path>, potion:<dir>, "
+                                         "glove, tfidf, bm25 (retrieval only)"),
     tasks: Optional[List[str]] = typer.Option(None, "--tasks", "-t", help="Task names (default: all)"),
     quick: bool = typer.Option(False, help="Small subsamples (smoke test)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results here"),
@@ -189,11 +196,19 @@ def evaluate_command(
     table.add_column("task")
     for name in results:
         table.add_column(name, justify="right")
-    first = next(iter(results.values()))
-    for task in first["tasks"]:
-        table.add_row(task, *[f"{r['tasks'][task]['main_score']:.3f}" for r in results.values()])
-    for key in first["summary"]:
-        table.add_row(f"[bold]{key}", *[f"[bold]{r['summary'][key]:.3f}" for r in results.values()])
+    rows = list(dict.fromkeys(t for r in results.values() for t in r["tasks"]))
+    for task in rows:
+        table.add_row(task, *[f"{r['tasks'][task]['main_score']:.3f}" if task in r["tasks"] else "-"
+                              for r in results.values()])
+    complete = {name: len(r["tasks"]) == len(rows) for name, r in results.items()}
+    keys = list(dict.fromkeys(k for r in results.values() for k in r["summary"]))
+    for key in keys:
+        table.add_row(f"[bold]{key}", *[f"[bold]{r['summary'][key]:.3f}" if key in r["summary"]
+                                        and (key != "mean" or complete[name]) else "-"
+                                        for name, r in results.items()])
+    for name, r in results.items():
+        for task, why in r.get("skipped", {}).items():
+            err.print(f"[yellow]{name}: skipped {task}: {why}")
     table.add_row("docs/s", *[f"{r['speed']['docs_per_s']:,.0f}" for r in results.values()])
     Console().print(table)
     if json_out:
@@ -201,7 +216,7 @@ def evaluate_command(
     if chart:
         from lexdense.eval.chart import quality_speed_chart
 
-        quality_speed_chart(results, chart)
+        quality_speed_chart({n: r for n, r in results.items() if complete[n]}, chart)
 
 
 @app.command()

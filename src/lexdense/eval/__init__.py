@@ -13,29 +13,65 @@ from collections.abc import Sequence
 
 import numpy as np
 
-SUITE_VERSION = "0.1"
+SUITE_VERSION = "0.2"
 
 
 class _TimedEncoder:
-    """Wraps ``encode`` to count texts, bytes and seconds spent embedding."""
+    """Wraps ``encode`` (or a ranker's ``search``) to count texts, bytes and seconds spent.
+
+    Encoders may return a dense array or a scipy sparse matrix (TF-IDF), which tasks keep
+    sparse. An encoder with ``fit_corpus(texts)`` is fitted on each task's texts first (timed
+    with encoding); one with ``search(queries, documents, k)`` and no ``encode`` is a ranker.
+    """
 
     def __init__(self, encoder):
-        if not callable(getattr(encoder, "encode", None)):
+        if not callable(getattr(encoder, "encode", None)) and not callable(getattr(encoder, "search", None)):
             raise TypeError(f"expected an object with an encode(list[str]) method, got {type(encoder).__name__}")
         self.encoder = encoder
+        if callable(getattr(encoder, "search", None)) and not callable(getattr(encoder, "encode", None)):
+            self.search = self._search
         self.texts = 0
         self.bytes = 0
         self.seconds = 0.0
 
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        start = time.perf_counter()
-        vectors = np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+    def _count(self, texts, start: float) -> None:
         self.seconds += time.perf_counter() - start
         self.texts += len(texts)
         self.bytes += sum(len(t.encode("utf-8")) for t in texts)
+
+    def fit(self, texts: list[str]) -> None:
+        if callable(getattr(self.encoder, "fit_corpus", None)):
+            start = time.perf_counter()
+            self.encoder.fit_corpus(list(texts))
+            self.seconds += time.perf_counter() - start
+
+    def __call__(self, texts: list[str]):
+        import scipy.sparse
+
+        start = time.perf_counter()
+        vectors = self.encoder.encode(list(texts))
+        if scipy.sparse.issparse(vectors):
+            vectors = vectors.tocsr().astype(np.float32)
+        else:
+            vectors = np.asarray(vectors, dtype=np.float32)
+        self._count(texts, start)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ValueError(f"encode returned shape {vectors.shape} for {len(texts)} texts")
         return vectors
+
+    def _search(self, queries: list[str], documents: list[str], k: int) -> np.ndarray:
+        start = time.perf_counter()
+        top = np.asarray(self.encoder.search(list(queries), list(documents), k))
+        self._count(list(queries) + list(documents), start)
+        return top
+
+
+def task_texts(task) -> list[str]:
+    """Every text a task embeds (for encoders fitted on a corpus, such as TF-IDF)."""
+    texts: list[str] = []
+    for field in ("train_texts", "test_texts", "texts", "queries", "documents", "first", "second"):
+        texts.extend(getattr(task, field, None) or [])
+    return list(dict.fromkeys(texts))
 
 
 def fingerprint(task) -> str:
@@ -63,12 +99,27 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False) -
     unknown = [n for n in names if n not in TASKS]
     if unknown:
         raise ValueError(f"unknown task '{unknown[0]}': expected one of {', '.join(TASKS)}")
+    from lexdense.io.datasets import DatasetUnavailable
+
     timed = _TimedEncoder(encoder)
+    kinds_supported = getattr(encoder, "task_kinds", None)
     results: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
     for name in names:
-        task = TASKS[name](quick)
+        try:
+            task = TASKS[name](quick)
+        except DatasetUnavailable as error:
+            if tasks:  # asked for by name: say why it cannot run
+                raise
+            skipped[name] = str(error)
+            continue
+        if kinds_supported is not None and task.kind not in kinds_supported:
+            continue
+        timed.fit(task_texts(task))
         scores = task.run(timed)
         results[name] = {"kind": task.kind, "fingerprint": fingerprint(task), **scores}
+    if not results:
+        raise ValueError("no task could run: " + "; ".join(skipped.values()) if skipped else "no task selected")
     kinds = sorted({r["kind"] for r in results.values()})
     summary = {f"mean_{kind}": float(np.mean([r["main_score"] for r in results.values() if r["kind"] == kind]))
                for kind in kinds}
@@ -77,6 +128,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False) -
         "suite_version": SUITE_VERSION,
         "quick": quick,
         "tasks": results,
+        "skipped": skipped,
         "summary": summary,
         "speed": {"texts": timed.texts, "seconds": timed.seconds,
                   "docs_per_s": timed.texts / max(timed.seconds, 1e-9),

@@ -14,9 +14,20 @@ import numpy as np
 from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant, recall_at_k
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
+def _normalize(x):
+    """Unit rows; a scipy sparse matrix (TF-IDF) stays sparse."""
+    import scipy.sparse
+
+    if scipy.sparse.issparse(x):
+        from sklearn.preprocessing import normalize
+
+        return normalize(x.tocsr().astype(np.float32))
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _dense(x) -> np.ndarray:
+    return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
 
 
 def stratified_sample(labels: list[str], n: int, seed: int) -> np.ndarray:
@@ -132,7 +143,8 @@ class Clustering:
     kind: str = "clustering"
 
     def run(self, encode) -> dict:
-        vectors = np.asarray(encode(self.texts), dtype=np.float32)
+        vectors = encode(self.texts)
+        vectors = vectors.tocsr() if hasattr(vectors, "tocsr") else np.asarray(vectors, dtype=np.float32)
         scores = bootstrapped_v_measure(vectors, self.labels, n_runs=self.n_runs)
         return {"main_score": float(np.mean(scores)), "v_measure": float(np.mean(scores)),
                 "v_measure_std": float(np.std(scores))}
@@ -149,15 +161,23 @@ class Retrieval:
     kind: str = "retrieval"
 
     def run(self, encode) -> dict:
-        q, d = _normalize(encode(self.queries)), _normalize(encode(self.documents))
-        ranks = rank_of_relevant(q @ d.T, self.relevant)
+        search = getattr(encode, "search", None)
+        if search is not None:  # a ranker (BM25): ranks beyond its top 100 count as misses
+            top = np.asarray(search(self.queries, self.documents, 100))
+            hit = top == np.asarray(self.relevant)[:, None]
+            ranks = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, len(self.documents) + 1)
+        else:
+            q, d = _normalize(encode(self.queries)), _normalize(encode(self.documents))
+            ranks = rank_of_relevant(_dense(q @ d.T), self.relevant)
         ndcg = ndcg_at_k(ranks, 10)
         return {"main_score": ndcg, "ndcg_at_10": ndcg, "recall_at_100": recall_at_k(ranks, 100),
                 "mrr_at_10": float(np.where(ranks <= 10, 1.0 / ranks, 0.0).mean())}
 
 
 def _pair_cosines(encode, first: list[str], second: list[str]) -> np.ndarray:
-    return (_normalize(encode(first)) * _normalize(encode(second))).sum(axis=1)
+    a, b = _normalize(encode(first)), _normalize(encode(second))
+    product = a.multiply(b) if hasattr(a, "multiply") else a * b
+    return np.asarray(product.sum(axis=1), dtype=np.float32).ravel()
 
 
 @dataclass
@@ -311,15 +331,41 @@ def _healthtweets_clustering(quick: bool) -> Clustering:
     return Clustering("healthtweets-clustering", [tweets.texts[i] for i in index], [tweets.labels[i] for i in index])
 
 
+def _news_outlet(quick: bool) -> Classification:
+    """Which of 9 outlets published the article: stratified 50/50 split (seed 9)."""
+    from lexdense.io import datasets
+
+    news = datasets.news_articles()
+    index = stratified_sample(news.labels, 900 if quick else len(news.labels), 9)
+    rng = np.random.default_rng(9)
+    order = rng.permutation(index)
+    half = len(order) // 2
+    train, test = np.sort(order[:half]), np.sort(order[half:])
+    return Classification("news-outlet-classification", [news.texts[i] for i in train],
+                          [news.labels[i] for i in train], [news.texts[i] for i in test],
+                          [news.labels[i] for i in test])
+
+
+def _fortunes_clustering(quick: bool) -> Clustering:
+    """Debian fortunes (quotes and jokes) by category file, 38 categories."""
+    from lexdense.io import datasets
+
+    quotes = datasets.fortunes()
+    index = stratified_sample(quotes.labels, 1000 if quick else 6000, 10)
+    return Clustering("fortunes-clustering", [quotes.texts[i] for i in index], [quotes.labels[i] for i in index])
+
+
 TASKS: dict[str, Callable[[bool], object]] = {
     "20ng-classification": _newsgroups,
     "20ng-classification-mteb": _newsgroups_fewshot,
     "r8-classification": _reuters,
     "election-tweets-classification": _election_tweets,
+    "news-outlet-classification": _news_outlet,
     "news-title-retrieval": _news_retrieval,
     "20ng-halves-retrieval": _newsgroups_halves_retrieval,
     "20ng-halves-pairs": _newsgroups_halves_pairs,
     "20ng-graded-pairs": _newsgroups_graded,
     "20ng-clustering": _newsgroups_clustering,
+    "fortunes-clustering": _fortunes_clustering,
     "healthtweets-clustering": _healthtweets_clustering,
 }

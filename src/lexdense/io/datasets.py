@@ -140,3 +140,32 @@ def debian_descriptions(limit: int | None = None) -> list[str]:
                     texts.append(text)
                 current = []
     return texts[:limit] if limit else texts
+
+
+FORTUNES_DIR = Path("/usr/share/games/fortunes")
+
+
+@lru_cache(maxsize=None)
+def fortunes(min_per_category: int = 50, directory: str | None = None) -> LabelledTexts:
+    """Debian's ``fortunes`` quotes; label = category file. Categories with fewer than
+    ``min_per_category`` quotes and the ASCII-art file are left out; overstrike
+    sequences (char, backspace, char) are reduced to the last character."""
+    import re
+
+    root = Path(directory) if directory else FORTUNES_DIR
+    if not root.is_dir():
+        raise DatasetUnavailable(f"{root} not found: apt-get install fortunes (make setup does it as root)")
+    texts, labels = [], []
+    for path in sorted(root.iterdir()):
+        if "." in path.name or path.name == "ascii-art" or not path.is_file():
+            continue
+        raw = path.read_bytes().decode("utf-8", errors="replace")
+        raw = re.sub(r".\x08", "", raw)
+        quotes = [" ".join(q.split()) for q in re.split(r"(?m)^%\s*$", raw)]
+        quotes = [q for q in quotes if len(q) >= 10]
+        if len(quotes) >= min_per_category:
+            texts.extend(quotes)
+            labels.extend([path.name] * len(quotes))
+    if not texts:
+        raise DatasetUnavailable(f"no fortune files with >= {min_per_category} quotes in {root}")
+    return LabelledTexts(texts, labels)
