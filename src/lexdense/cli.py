@@ -32,10 +32,11 @@ def _guard(function):
         from lexdense.io.datasets import DatasetUnavailable
         from lexdense.io.readers import CorpusError
         from lexdense.model import ModelFileError
+        from lexdense.search import IndexError_
 
         try:
             return function(*args, **kwargs)
-        except (CorpusError, ModelFileError, DatasetUnavailable, ValueError, TypeError,
+        except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ValueError, TypeError,
                 FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
@@ -217,6 +218,103 @@ def evaluate_command(
         from lexdense.eval.chart import quality_speed_chart
 
         quality_speed_chart({n: r for n, r in results.items() if complete[n]}, chart)
+
+
+def _corpus_batches(input: Path, text_field: str, batch_rows: int = 4096):
+    """(texts, metadata table) batches of a corpus file, with a docs and docs/s counter."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from lexdense.io.readers import Reader
+
+    reader = Reader(input, text_field=text_field, batch_rows=batch_rows)
+    start = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}: {task.completed:,.0f} docs, {task.fields[rate]}"),
+                  console=err, transient=True) as progress:
+        task = progress.add_task(input.name, total=None, rate="")
+        done = 0
+        for table in reader:
+            texts = table.column("text").to_pylist()
+            meta = table.drop_columns([c for c in ("row", "text") if c in table.column_names])
+            yield texts, meta
+            done += len(texts)
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            progress.update(task, completed=done, rate=f"{rate:,.0f} docs/s")
+
+
+def _parse_where(where: Optional[List[str]]) -> dict:
+    parsed: dict[str, list[str]] = {}
+    for item in where or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise ValueError(f"--where expects COLUMN=VALUE, got '{item}'")
+        parsed.setdefault(column, []).append(value)
+    return parsed
+
+
+@app.command("index")
+@_guard
+def index_command(
+    input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
+    out: Path = typer.Option(..., "--out", "-o", help="Index directory"),
+    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
+    add: bool = typer.Option(False, "--add", help="Add the documents to an existing index"),
+    ann_threshold: int = typer.Option(20_000, help="Rows from which searches use the HNSW graph"),
+    no_bm25: bool = typer.Option(False, help="Skip the BM25 index (no bm25/hybrid search)"),
+) -> None:
+    """Build a search index (vectors, metadata, HNSW graph, BM25) from a corpus file."""
+    from lexdense.search import SearchIndex
+
+    if (out / "manifest.json").exists() and not add:
+        raise ValueError(f"{out} is already an index: use --add to add documents to it")
+    index = SearchIndex.load(out) if add and (out / "manifest.json").exists() else \
+        SearchIndex(model=model, ann_threshold=ann_threshold, bm25=not no_bm25)
+    before = len(index)
+    for texts, meta in _corpus_batches(input, text_field):
+        index.add(texts, metadata=meta)
+    index.save(out)
+    err.print(f"{out}: {len(index):,} documents ({len(index) - before:,} added), generation {index.generation}")
+
+
+@app.command()
+@_guard
+def search(
+    index_dir: Path = typer.Argument(..., help="Index directory (lexdense index)"),
+    queries: List[str] = typer.Argument(..., help="One or more queries"),
+    k: int = typer.Option(10, "-k", help="Results per query"),
+    mode: str = typer.Option("dense", help="dense, bm25 or hybrid"),
+    where: Optional[List[str]] = typer.Option(None, help="Metadata filter COLUMN=VALUE (repeatable)"),
+    exact: Optional[bool] = typer.Option(None, "--exact/--ann", help="Force exact or ANN search"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table"),
+) -> None:
+    """Search an index; prints rank, score, text and metadata."""
+    import json
+
+    from rich.table import Table
+
+    from lexdense.search import SearchIndex
+
+    index = SearchIndex.load(index_dir)
+    results = index.search(list(queries), k=k, mode=mode, where=_parse_where(where), exact=exact)
+    console = Console()
+    for query, hits in zip(queries, results):
+        if json_out:
+            for rank, hit in enumerate(hits, 1):
+                print(json.dumps({"query": query, "rank": rank, **hit}, ensure_ascii=False, default=str))
+            continue
+        table = Table(title=f"{query!r} ({mode})", title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("score", justify="right")
+        table.add_column("text", overflow="fold", max_width=80)
+        extra = [c for c in index.table.column_names if c != "text"][:3]
+        for column in extra:
+            table.add_column(column)
+        for rank, hit in enumerate(hits, 1):
+            text = " ".join(str(hit["text"]).split())
+            table.add_row(str(rank), f"{hit['score']:.3f}", text[:120], *[str(hit.get(c, ""))[:40] for c in extra])
+        console.print(table)
 
 
 @app.command()

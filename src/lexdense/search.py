@@ -1,0 +1,398 @@
+"""Semantic search over an on-disk index: exact or approximate (usearch HNSW), metadata
+filters, and hybrid ranking with BM25 (``bm25s``) by reciprocal-rank fusion.
+
+    from lexdense.search import SearchIndex
+    index = SearchIndex.build(texts, metadata={"source": sources})   # embeds with lexdense-base
+    index.save("news.index")
+    SearchIndex.load("news.index").search("vaccine trial", k=5, mode="hybrid", where={"source": "bbc"})
+
+On disk an index is a directory::
+
+    manifest.json          what is current: model, dim, rows, parts, generation
+    part-00000.parquet     rows: text, metadata columns, embedding (written once, never changed)
+    gen-00001/ann.usearch  the HNSW graph of that generation (absent below the ANN threshold)
+    gen-00001/bm25/        the BM25 index of that generation
+
+Every file is written under a temporary name and renamed; ``manifest.json`` is replaced
+last, so a crash at any point leaves the previous generation as the index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lexdense.io.atomic import atomic_file, write_json
+
+FORMAT = "lexdense-index"
+VERSION = 1
+RRF_K = 60
+
+
+class IndexError_(ValueError):
+    """A directory is not a usable lexdense index (missing or corrupt files)."""
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _load_model(model):
+    if not isinstance(model, (str, os.PathLike)):
+        return model  # None (vectors only) or any object with encode()
+    from lexdense.model import LexDense
+
+    return LexDense.load(model)
+
+
+class SearchIndex:
+    """Vectors, texts and metadata with exact, ANN, BM25 and hybrid search.
+
+    :param ann_threshold: at or above this many rows searches use the usearch HNSW graph;
+        below it, exact search (a matrix product) is both faster and exact.
+    """
+
+    def __init__(self, model="lexdense-base", ann_threshold: int = 20_000, bm25: bool = True):
+        self.model = _load_model(model)
+        self.model_name = (model if isinstance(model, str) else
+                           getattr(self.model, "config", {}).get("name") if self.model is not None else None)
+        self.ann_threshold = int(ann_threshold)
+        self.use_bm25 = bool(bm25)
+        self.vectors = np.zeros((0, 0), np.float32)
+        self.table: pa.Table | None = None  # text + metadata, one row per vector
+        self.path: Path | None = None
+        self.parts: list[str] = []
+        self._new_tables: list[pa.Table] = []  # rows added since the last save
+        self._ann = None
+        self._ann_rows = 0
+        self._bm25 = None
+        self.generation = 0
+
+    # -- building ---------------------------------------------------------------------
+    @classmethod
+    def build(cls, texts: Sequence[str], metadata: Mapping[str, Sequence] | pa.Table | None = None,
+              vectors: np.ndarray | None = None, model="lexdense-base", **options) -> "SearchIndex":
+        """An index of ``texts`` (embedded with ``model`` unless ``vectors`` are given)."""
+        index = cls(model=None if vectors is not None and model == "lexdense-base" else model, **options)
+        index.add(texts, metadata=metadata, vectors=vectors)
+        return index
+
+    def __len__(self) -> int:
+        return self.vectors.shape[0]
+
+    def add(self, texts: Sequence[str], metadata: Mapping[str, Sequence] | pa.Table | None = None,
+            vectors: np.ndarray | None = None, batch_size: int = 4096, show_progress_bar: bool = False) -> None:
+        """Append documents; the ANN graph grows in place, BM25 statistics are recomputed."""
+        texts = ["" if t is None else t for t in texts]
+        if any(not isinstance(t, str) for t in texts):
+            raise TypeError("texts must be strings")
+        if vectors is None:
+            if self.model is None:
+                raise ValueError("this index has no model: pass vectors=")
+            vectors = self.model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress_bar)
+        vectors = _normalize(vectors)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise ValueError(f"vectors must be ({len(texts)}, dim), got {vectors.shape}")
+        if len(self) and vectors.shape[1] != self.vectors.shape[1]:
+            raise ValueError(f"vectors have dim {vectors.shape[1]}, the index has {self.vectors.shape[1]}")
+        table = pa.table({"text": pa.array(texts, pa.string())})
+        if metadata is not None:
+            columns = metadata if isinstance(metadata, pa.Table) else pa.table(dict(metadata))
+            if columns.num_rows != len(texts):
+                raise ValueError(f"metadata has {columns.num_rows} rows for {len(texts)} texts")
+            for name in columns.column_names:
+                if name in ("text", "embedding"):
+                    continue
+                table = table.append_column(name, columns.column(name))
+        if self.table is not None and self.table.num_rows:
+            table = _align(table, self.table.schema)
+            self.table = pa.concat_tables([self.table, table], promote_options="permissive")
+        else:
+            self.table = table
+        self._new_tables.append(table.append_column(
+            "embedding", pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])))
+        self.vectors = vectors if not len(self) else np.vstack([self.vectors, vectors])
+        self._bm25 = None
+        if self._ann is not None:
+            self._grow_ann()
+
+    # -- search -----------------------------------------------------------------------
+    def _mask(self, where: Mapping[str, object] | None) -> np.ndarray | None:
+        if not where:
+            return None
+        mask = np.ones(len(self), dtype=bool)
+        for column, wanted in where.items():
+            if column not in self.table.column_names:
+                raise ValueError(f"unknown filter column '{column}': expected one of "
+                                 f"{', '.join(self.table.column_names)}")
+            values = self.table.column(column)
+            wanted_list = list(wanted) if isinstance(wanted, (list, tuple, set)) else [wanted]
+            if not pa.types.is_string(values.type):
+                values = pc.cast(values, pa.string())
+                wanted_list = [str(w) for w in wanted_list]
+            hit = pc.is_in(values, value_set=pa.array(wanted_list, type=values.type))
+            mask &= hit.to_numpy(zero_copy_only=False).astype(bool)
+        return mask
+
+    def _grow_ann(self) -> None:
+        if self._ann is None:
+            from usearch.index import Index
+
+            self._ann = Index(ndim=self.vectors.shape[1], metric="cos", dtype="f32",
+                              connectivity=16, expansion_add=128, expansion_search=128)
+            self._ann_rows = 0
+        if self._ann_rows < len(self):
+            keys = np.arange(self._ann_rows, len(self), dtype=np.uint64)
+            self._ann.add(keys, self.vectors[self._ann_rows:], threads=0)
+            self._ann_rows = len(self)
+
+    def _dense(self, query_vectors: np.ndarray, k: int, mask: np.ndarray | None, exact: bool | None):
+        """(rows, scores) per query, best first."""
+        n = len(self)
+        allowed = np.flatnonzero(mask) if mask is not None else None
+        candidates = n if allowed is None else len(allowed)
+        use_ann = candidates >= self.ann_threshold if exact is None else not exact
+        if use_ann and n:
+            self._grow_ann()
+            fetch = min(n, k if allowed is None else int(min(n, max(4 * k, k * 2 * n / max(candidates, 1)))))
+            matches = self._ann.search(query_vectors, fetch, threads=0)
+            keys = np.atleast_2d(matches.keys).astype(np.int64)
+            distances = np.atleast_2d(matches.distances)
+            out = []
+            for q in range(len(query_vectors)):
+                rows, dist = keys[q], distances[q]
+                good = rows < n  # usearch pads missing results with a sentinel key
+                rows, dist = rows[good], dist[good]
+                if allowed is not None:
+                    keep = mask[rows]
+                    rows, dist = rows[keep], dist[keep]
+                if len(rows) < min(k, candidates):  # the filter ate the neighbours: exact on the subset
+                    out.append(self._exact(query_vectors[q:q + 1], k, allowed)[0])
+                else:
+                    out.append((rows[:k], 1.0 - dist[:k]))
+            return out
+        return self._exact(query_vectors, k, allowed)
+
+    def _exact(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None):
+        base = self.vectors if allowed is None else self.vectors[allowed]
+        if not len(base):
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in query_vectors]
+        scores = query_vectors @ base.T
+        k = min(k, base.shape[0])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        out = []
+        for q in range(len(query_vectors)):
+            order = top[q][np.argsort(-scores[q, top[q]], kind="stable")]
+            rows = order if allowed is None else allowed[order]
+            out.append((rows.astype(np.int64), scores[q, order]))
+        return out
+
+    def _bm25_index(self):
+        if self._bm25 is None:
+            import bm25s
+
+            retriever = bm25s.BM25()
+            retriever.index(bm25s.tokenize(self.table.column("text").to_pylist(), stopwords="en",
+                                           show_progress=False), show_progress=False)
+            self._bm25 = retriever
+        return self._bm25
+
+    def _lexical(self, queries: list[str], k: int, mask: np.ndarray | None):
+        import bm25s
+
+        retriever = self._bm25_index()
+        tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
+        out = []
+        for words in tokens:
+            scores = retriever.get_scores(words) if words else np.zeros(len(self), np.float32)
+            scores = np.asarray(scores, dtype=np.float32)
+            if mask is not None:
+                scores = np.where(mask, scores, -np.inf)
+            kk = min(k, len(self))
+            top = np.argpartition(-scores, kk - 1)[:kk] if kk else np.zeros(0, np.int64)
+            top = top[np.argsort(-scores[top], kind="stable")]
+            top = top[(scores[top] > 0)]  # documents sharing no query term are not results
+            out.append((top.astype(np.int64), scores[top]))
+        return out
+
+    def search(self, queries: str | Sequence[str] | np.ndarray, k: int = 10, mode: str = "dense",
+               where: Mapping[str, object] | None = None, exact: bool | None = None,
+               columns: Sequence[str] | None = None) -> list[dict] | list[list[dict]]:
+        """Top ``k`` documents for each query.
+
+        :param queries: a string, a list of strings, or query vectors (dense mode only).
+        :param mode: "dense", "bm25" or "hybrid" (reciprocal-rank fusion of both, k=60).
+        :param where: metadata filter, column -> value or list of accepted values.
+        :param exact: force exact (True) or ANN (False) search; default: by ``ann_threshold``.
+        :returns: for each query a list of hits ``{"row", "score", "text", <metadata>}``;
+            a single string query gives one list.
+        """
+        if mode not in ("dense", "bm25", "hybrid"):
+            raise ValueError(f"unknown mode '{mode}': expected dense, bm25 or hybrid")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        single = isinstance(queries, str)
+        if isinstance(queries, np.ndarray):
+            if mode != "dense":
+                raise ValueError("query vectors only work with mode='dense'")
+            query_vectors, texts = _normalize(np.atleast_2d(queries)), None
+        else:
+            texts = [queries] if single else ["" if q is None else str(q) for q in queries]
+            query_vectors = None
+        if not len(self):
+            return [] if single else [[] for _ in range(len(texts if texts is not None else query_vectors))]
+        mask = self._mask(where)
+        if mode in ("dense", "hybrid") and query_vectors is None:
+            if self.model is None:
+                raise ValueError("this index was built from vectors without a model: pass query vectors")
+            query_vectors = _normalize(self.model.encode(texts))
+        if mode == "dense":
+            ranked = self._dense(query_vectors, k, mask, exact)
+        elif mode == "bm25":
+            ranked = self._lexical(texts, k, mask)
+        else:
+            depth = max(100, k)
+            ranked = [_rrf([d, b], k) for d, b in zip(self._dense(query_vectors, depth, mask, exact),
+                                                      self._lexical(texts, depth, mask))]
+        hits = [self._hits(rows, scores, columns) for rows, scores in ranked]
+        return hits[0] if single else hits
+
+    def _hits(self, rows: np.ndarray, scores: np.ndarray, columns) -> list[dict]:
+        names = list(columns) if columns is not None else self.table.column_names
+        taken = self.table.select(names).take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
+        return [{"row": int(r), "score": float(s), **record} for r, s, record in zip(rows, scores, taken)]
+
+    # -- persistence ------------------------------------------------------------------
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write new rows and a new generation; the manifest switch makes it visible."""
+        path = Path(path) if path is not None else self.path
+        if path is None:
+            raise ValueError("no path: pass save(path)")
+        if path.exists() and not path.is_dir():
+            raise FileExistsError(f"{path} exists and is not a directory")
+        if path.exists() and not (path / "manifest.json").is_file() and any(path.iterdir()):
+            raise FileExistsError(f"{path} exists and is not a lexdense index; not overwriting it")
+        if self.path is not None and path.resolve() != self.path.resolve():
+            # Saving elsewhere: copy the existing parts first.
+            path.mkdir(parents=True, exist_ok=True)
+            for part in self.parts:
+                with atomic_file(path / part) as tmp:
+                    shutil.copyfile(self.path / part, tmp)
+        path.mkdir(parents=True, exist_ok=True)
+        parts = list(self.parts) if self.path is not None else []
+        pending = [pa.concat_tables(self._new_tables, promote_options="permissive")] if self._new_tables else []
+        for table in pending:
+            name = f"part-{len(parts):05d}.parquet"
+            with atomic_file(path / name) as tmp:
+                pq.write_table(table, tmp)
+            parts.append(name)
+        generation = self.generation + 1
+        gen_dir = path / f"gen-{generation:05d}"
+        tmp_gen = path / f".gen-{generation:05d}.tmp"
+        shutil.rmtree(tmp_gen, ignore_errors=True)
+        shutil.rmtree(gen_dir, ignore_errors=True)
+        tmp_gen.mkdir()
+        has_ann = len(self) >= self.ann_threshold
+        if has_ann:
+            self._grow_ann()
+            self._ann.save(str(tmp_gen / "ann.usearch"))
+        if self.use_bm25 and len(self):
+            self._bm25_index().save(str(tmp_gen / "bm25"))
+        os.replace(tmp_gen, gen_dir)
+        manifest = {
+            "format": FORMAT, "version": VERSION, "generation": generation, "rows": len(self),
+            "dim": int(self.vectors.shape[1]) if len(self) else 0, "model": self.model_name,
+            "ann_threshold": self.ann_threshold, "bm25": self.use_bm25 and len(self) > 0,
+            "ann": has_ann, "parts": parts, "columns": self.table.column_names if self.table is not None else [],
+        }
+        write_json(path / "manifest.json", manifest)
+        # Only now is the new generation the index; older ones and stray files can go.
+        for child in path.iterdir():
+            stale_gen = child.name.startswith(("gen-", ".gen-")) and child != gen_dir
+            stray_part = child.name.startswith("part-") and child.name not in parts
+            if stale_gen:
+                shutil.rmtree(child, ignore_errors=True)
+            elif stray_part:
+                child.unlink(missing_ok=True)
+        self.path, self.parts, self.generation, self._new_tables = path, parts, generation, []
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, model=None) -> "SearchIndex":
+        """Open an index directory; ``model`` overrides the one named in its manifest."""
+        path = Path(path)
+        manifest_file = path / "manifest.json"
+        if not manifest_file.is_file():
+            raise IndexError_(f"{path}: not a lexdense index (no manifest.json)")
+        try:
+            manifest = json.loads(manifest_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexError_(f"{manifest_file}: corrupt ({exc.__class__.__name__})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise IndexError_(f"{manifest_file}: not a lexdense index manifest")
+        if manifest.get("version") != VERSION:
+            raise IndexError_(f"{manifest_file}: index format version {manifest.get('version')}, "
+                              f"this lexdense reads {VERSION}")
+        chosen = model if model is not None else manifest.get("model")
+        index = cls(model=chosen, ann_threshold=manifest["ann_threshold"], bm25=manifest["bm25"])
+        tables = []
+        for part in manifest["parts"]:
+            try:
+                tables.append(pq.read_table(path / part))
+            except (OSError, pa.ArrowException) as exc:
+                raise IndexError_(f"{path / part}: unreadable ({exc})") from None
+        if tables:
+            table = pa.concat_tables(tables, promote_options="permissive")
+            embedding = table.column("embedding").combine_chunks()
+            vectors = embedding.flatten().to_numpy(zero_copy_only=False).reshape(table.num_rows, -1)
+            index.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            index.table = table.drop_columns(["embedding"])
+        if len(index) != manifest["rows"]:
+            raise IndexError_(f"{path}: manifest says {manifest['rows']} rows, parts hold {len(index)}")
+        gen_dir = path / f"gen-{manifest['generation']:05d}"
+        if manifest.get("ann"):
+            from usearch.index import Index
+
+            try:
+                index._ann = Index.restore(str(gen_dir / "ann.usearch"))
+            except Exception as exc:  # usearch raises plain RuntimeError/ValueError on bad files
+                raise IndexError_(f"{gen_dir / 'ann.usearch'}: unreadable ({exc})") from None
+            if index._ann is None or len(index._ann) != len(index):
+                raise IndexError_(f"{gen_dir / 'ann.usearch'}: missing or does not match the rows")
+            index._ann_rows = len(index)
+        if manifest.get("bm25"):
+            import bm25s
+
+            try:
+                index._bm25 = bm25s.BM25.load(str(gen_dir / "bm25"))
+            except (OSError, ValueError, KeyError) as exc:
+                raise IndexError_(f"{gen_dir / 'bm25'}: unreadable ({exc})") from None
+        index.path, index.parts, index.generation = path, list(manifest["parts"]), manifest["generation"]
+        return index
+
+
+def _rrf(rankings: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reciprocal-rank fusion: score = sum over rankings of 1 / (60 + rank)."""
+    fused: dict[int, float] = {}
+    for rows, _ in rankings:
+        for rank, row in enumerate(rows.tolist(), start=1):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank)
+    order = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+    return (np.asarray([r for r, _ in order], np.int64), np.asarray([s for _, s in order], np.float32))
+
+
+def _align(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Give new rows the index's columns (missing ones as nulls, extra ones kept)."""
+    for field in schema:
+        if field.name not in table.column_names:
+            table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
+    return table

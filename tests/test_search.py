@@ -1,0 +1,126 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lexdense.cli import app
+from lexdense.search import IndexError_, SearchIndex, _rrf
+
+DOCS = ["the stock market fell sharply on monday", "a new flu vaccine trial begins",
+        "football cup final tonight in london", "central bank raises interest rates",
+        "doctors warn of a measles outbreak", "the striker scored twice in the derby"]
+SOURCES = ["biz", "health", "sport", "biz", "health", "sport"]
+
+
+@pytest.fixture(scope="module")
+def small():
+    return SearchIndex.build(DOCS, metadata={"source": SOURCES, "year": [2016, 2017] * 3})
+
+
+def test_dense_bm25_and_hybrid_find_the_right_documents(small):
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = small.search(["vaccine against the flu", "interest rates and the bank"], k=2, mode=mode)
+        assert hits[0][0]["row"] == 1 and hits[1][0]["row"] == 3, mode
+        assert hits[0][0]["source"] == "health" and hits[0][0]["text"] == DOCS[1]
+    single = small.search("the derby match", k=3)
+    assert isinstance(single, list) and len(single) == 3 and single[0]["source"] == "sport"
+    assert small.search("the and of", mode="bm25") == []  # only stopwords: no lexical match
+
+
+def test_filters_keep_only_matching_rows(small):
+    hits = small.search("flu vaccine", k=5, where={"source": ["sport", "biz"]})
+    assert hits and {h["source"] for h in hits} <= {"sport", "biz"}
+    assert all(h["year"] == 2017 for h in small.search("markets", k=5, where={"year": 2017}))
+    assert small.search("flu", k=3, where={"source": "nothing"}) == []
+    with pytest.raises(ValueError, match="unknown filter column 'colour'"):
+        small.search("flu", where={"colour": "red"})
+
+
+def test_reciprocal_rank_fusion_on_a_hand_checked_case():
+    rows, scores = _rrf([(np.array([5, 7, 9]), None), (np.array([7, 5, 1]), None)], k=3)
+    # 5 and 7 both get 1/61 + 1/62, 9 and 1 both 1/63: ties break by the lower row.
+    assert rows.tolist() == [5, 7, 1]
+    assert scores[0] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_ann_matches_exact_search_and_filters_fall_back_to_exact():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(50, 48))
+    vectors = centres[rng.integers(50, size=3000)] + 0.3 * rng.normal(size=(3000, 48))
+    group = (np.arange(3000) % 100 == 0).astype(int).tolist()  # a rare value: 30 rows
+    index = SearchIndex.build([f"d{i}" for i in range(3000)], metadata={"g": group}, vectors=vectors,
+                              model=None, ann_threshold=1000)
+    queries = rng.normal(size=(40, 48))
+    exact = index.search(queries, k=10, exact=True)
+    approx = index.search(queries, k=10)
+    recall = np.mean([len({h["row"] for h in a} & {h["row"] for h in e}) / 10 for a, e in zip(approx, exact)])
+    assert index._ann is not None and recall >= 0.9
+    rare = index.search(queries[:5], k=10, where={"g": 1})
+    assert all(len(hits) == 10 and all(h["g"] == 1 for h in hits) for hits in rare)
+    with pytest.raises(ValueError, match="without a model"):
+        index.search("text query")
+
+
+def test_save_add_load_and_a_crash_keeps_the_previous_index(tmp_path, monkeypatch):
+    path = tmp_path / "ix"
+    SearchIndex.build(DOCS[:4], metadata={"source": SOURCES[:4]}).save(path)
+    index = SearchIndex.load(path)
+    index.add(DOCS[4:], metadata={"source": SOURCES[4:]})
+
+    import lexdense.search as search_module
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed while switching the manifest")
+
+    monkeypatch.setattr(search_module, "write_json", crash)
+    with pytest.raises(KeyboardInterrupt):
+        index.save()
+    monkeypatch.undo()
+    survivor = SearchIndex.load(path)
+    assert len(survivor) == 4 and survivor.generation == 1
+    assert survivor.search("measles outbreak", k=1)[0]["row"] != 4
+
+    survivor.add(DOCS[4:], metadata={"source": SOURCES[4:]})
+    survivor.save()
+    grown = SearchIndex.load(path)
+    assert len(grown) == 6 and grown.generation == 2 and len(grown.parts) == 2
+    assert grown.search("measles outbreak", k=1, mode="hybrid")[0]["row"] == 4
+    names = sorted(p.name for p in path.iterdir())
+    assert names == ["gen-00002", "manifest.json", "part-00000.parquet", "part-00001.parquet"]
+
+
+def test_corrupt_or_foreign_index_directories_are_named(tmp_path):
+    with pytest.raises(IndexError_, match="no manifest.json"):
+        SearchIndex.load(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexError_, match="corrupt"):
+        SearchIndex.load(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(IndexError_, match="not a lexdense index"):
+        SearchIndex.load(tmp_path)
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(FileExistsError):
+        SearchIndex.build(DOCS).save(foreign)
+
+
+def test_index_and_search_commands(tmp_path):
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t, "source": s}) + "\n" for t, s in zip(DOCS, SOURCES)))
+    out = tmp_path / "ix"
+    runner = CliRunner()
+    result = runner.invoke(app, ["index", str(corpus), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(app, ["index", str(corpus), "--out", str(out)])
+    assert again.exit_code == 2 and "use --add" in again.output
+    added = runner.invoke(app, ["index", str(corpus), "--out", str(out), "--add"])
+    assert added.exit_code == 0 and "12 documents" in added.output
+    found = runner.invoke(app, ["search", str(out), "flu vaccine", "--json", "-k", "2", "--where", "source=health",
+                                "--mode", "hybrid"])
+    assert found.exit_code == 0, found.output
+    lines = [json.loads(line) for line in found.stdout.splitlines()]
+    assert len(lines) == 2 and all(h["source"] == "health" for h in lines) and "vaccine" in lines[0]["text"]
+    bad = runner.invoke(app, ["search", str(out), "x", "--where", "nocolumn"])
+    assert bad.exit_code == 2 and "COLUMN=VALUE" in bad.output
