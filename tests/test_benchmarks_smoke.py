@@ -46,3 +46,12 @@ def test_memory_smoke_reports_peak_rss(tmp_path):
     report = memory.main(["--size-mib", "4", "--json", str(tmp_path / "memory.json")])
     assert report["documents"] > 1000 and 0 < report["peak_rss_mib"] < 4096
     assert report["output_mib"] > 0
+
+
+def test_search_benchmark_small():
+    search = load("search")
+    result = search.main(["--rows", "3000", "--queries", "50"])
+    assert result["rows"] == 3000 and result["ann_recall_at_10"] >= 0.9
+    quality = result["news_title_retrieval"]
+    assert set(quality) == {"dense", "bm25", "hybrid"}
+    assert all(0.4 < q["ndcg_at_10"] <= 1 for q in quality.values())

@@ -268,6 +268,8 @@ class SearchIndex:
 
     def _hits(self, rows: np.ndarray, scores: np.ndarray, columns) -> list[dict]:
         names = list(columns) if columns is not None else self.table.column_names
+        if not names:
+            return [{"row": int(r), "score": float(s)} for r, s in zip(rows, scores)]
         taken = self.table.select(names).take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
         return [{"row": int(r), "score": float(s), **record} for r, s, record in zip(rows, scores, taken)]
 
