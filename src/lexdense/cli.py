@@ -32,11 +32,12 @@ def _guard(function):
         from lexdense.io.datasets import DatasetUnavailable
         from lexdense.io.readers import CorpusError
         from lexdense.model import ModelFileError
+        from lexdense.classify import ClassifierFileError
         from lexdense.search import IndexError_
 
         try:
             return function(*args, **kwargs)
-        except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ValueError, TypeError,
+        except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ClassifierFileError, ValueError, TypeError,
                 FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
@@ -315,6 +316,99 @@ def search(
             text = " ".join(str(hit["text"]).split())
             table.add_row(str(rank), f"{hit['score']:.3f}", text[:120], *[str(hit.get(c, ""))[:40] for c in extra])
         console.print(table)
+
+
+classify_app = typer.Typer(no_args_is_help=True, help="Train and apply text classifiers on embeddings.")
+app.add_typer(classify_app, name="classify")
+
+
+@classify_app.command("train")
+@_guard
+def classify_train(
+    input: Path = typer.Argument(..., help="Labelled corpus: .jsonl, .csv, .tsv or .parquet"),
+    out: Path = typer.Option(..., "--out", "-o", help="Classifier directory"),
+    label_field: str = typer.Option("label", help="Field holding the label"),
+    text_field: str = typer.Option("text", help="Field holding the text"),
+    kind: str = typer.Option("logreg", help="logreg or mlp"),
+    model: str = typer.Option("lexdense-base", "--model", "-m", help="Embedding model name or directory"),
+    c: float = typer.Option(10.0, "--C", help="Inverse L2 strength (logreg)"),
+    holdout: float = typer.Option(0.1, help="Share kept out to report accuracy (0 to train on all)"),
+) -> None:
+    """Train a classifier on a labelled file; prints held-out accuracy."""
+    import numpy as np
+
+    from lexdense.classify import EmbeddingClassifier
+    from lexdense.model import LexDense
+
+    if not 0 <= holdout < 1:
+        raise ValueError(f"--holdout must be in [0, 1), got {holdout}")
+    embedder = LexDense.load(model)
+    vectors, labels = [], []
+    for texts, meta in _corpus_batches(input, text_field):
+        if label_field not in meta.column_names:
+            raise ValueError(f"{input}: no field '{label_field}' (fields: {', '.join(meta.column_names)}); "
+                             "use --label-field")
+        column = meta.column(label_field).to_pylist()
+        keep = [i for i, label in enumerate(column) if label is not None and str(label) != ""]
+        vectors.append(embedder.encode([texts[i] for i in keep]))
+        labels.extend(str(column[i]) for i in keep)
+    x, y = np.vstack(vectors), np.asarray(labels)
+    order = np.random.default_rng(0).permutation(len(y))
+    n_test = int(len(y) * holdout)
+    test, train = order[:n_test], order[n_test:]
+    clf = EmbeddingClassifier(model=embedder, kind=kind, C=c)
+    clf.model_name = model
+    clf.fit(labels=y[train], vectors=x[train])
+    if n_test:
+        accuracy = float((clf.predict(vectors=x[test]) == y[test]).mean())
+        err.print(f"held-out accuracy {accuracy:.3f} on {n_test:,} documents ({len(clf.classes_)} labels)")
+    clf.save(out)
+    err.print(f"{out}: {kind} classifier on {len(train):,} documents, labels: {', '.join(clf.classes_[:10])}"
+              + (" ..." if len(clf.classes_) > 10 else ""))
+
+
+@classify_app.command("predict")
+@_guard
+def classify_predict(
+    input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
+    classifier: Path = typer.Option(..., "--classifier", "-c", help="Directory from 'classify train'"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file"),
+    text_field: str = typer.Option("text", help="Field holding the text"),
+    keep_text: bool = typer.Option(False, help="Copy the text column into the output"),
+) -> None:
+    """Label every document of a corpus: label, confidence and one probability per class."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lexdense.classify import EmbeddingClassifier
+    from lexdense.io.atomic import atomic_file
+
+    clf = EmbeddingClassifier.load(classifier)
+    n = 0
+    with atomic_file(out, suffix=".parquet") as tmp:
+        writer = None
+        try:
+            for texts, meta in _corpus_batches(input, text_field):
+                proba = clf.predict_proba(texts)
+                best = proba.argmax(axis=1)
+                table = meta
+                if keep_text:
+                    table = table.append_column("text", pa.array(texts, pa.string()))
+                table = table.append_column("label", pa.array(clf.classes_[best].tolist(), pa.string()))
+                table = table.append_column("confidence", pa.array(proba[range(len(best)), best], pa.float32()))
+                table = table.append_column("probabilities", pa.FixedSizeListArray.from_arrays(
+                    pa.array(proba.astype("float32").ravel()), proba.shape[1]))
+                if writer is None:
+                    schema = table.schema.with_metadata({b"lexdense.classes": "\t".join(clf.classes_).encode()})
+                    writer = pq.ParquetWriter(tmp, schema)
+                writer.write_table(table.replace_schema_metadata(writer.schema.metadata).cast(writer.schema))
+                n += len(texts)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"{input}: no documents")
+    err.print(f"{out}: {n:,} documents labelled")
 
 
 @app.command()

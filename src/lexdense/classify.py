@@ -1,0 +1,174 @@
+"""Classifiers on lexdense embeddings for data curation (a fastText replacement).
+
+    from lexdense.classify import EmbeddingClassifier
+    clf = EmbeddingClassifier(kind="logreg").fit(texts, labels)
+    clf.predict(["some text"]); clf.predict_proba(texts)
+    clf.save("topic-filter"); EmbeddingClassifier.load("topic-filter")
+
+Training uses scikit-learn (LogisticRegression, or MLPClassifier for ``kind="mlp"``); the
+saved classifier is plain weights (``classifier.safetensors``) and ``classifier.json``, never
+a pickle, and prediction is numpy matrix products on the embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lexdense.io.atomic import atomic_directory
+
+FORMAT = "lexdense-classifier"
+KINDS = ("logreg", "mlp")
+
+
+class ClassifierFileError(ValueError):
+    """A directory is not a usable lexdense classifier."""
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class EmbeddingClassifier:
+    """Logistic regression or a one-hidden-layer ReLU MLP on embeddings.
+
+    :param model: embedder name/directory or object with ``encode``; ``None`` when you pass
+        vectors yourself.
+    :param kind: "logreg" (multinomial, L2, ``C``) or "mlp" (``hidden`` ReLU units, early stopping).
+    """
+
+    def __init__(self, model="lexdense-base", kind: str = "logreg", C: float = 10.0, hidden: int = 256,
+                 max_iter: int = 1000, seed: int = 0):
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind '{kind}': expected logreg or mlp")
+        self.model_name = model if isinstance(model, (str, os.PathLike)) else getattr(model, "config", {}).get("name")
+        self._model = model if not isinstance(model, (str, os.PathLike)) else None
+        self.kind, self.C, self.hidden, self.max_iter, self.seed = kind, float(C), int(hidden), int(max_iter), seed
+        self.classes_: np.ndarray | None = None
+        self.layers: list[tuple[np.ndarray, np.ndarray]] = []  # (weight (in, out), bias (out,))
+
+    @property
+    def model(self):
+        if self._model is None:
+            if self.model_name is None:
+                raise ValueError("this classifier has no embedding model: pass vectors=")
+            from lexdense.model import LexDense
+
+            self._model = LexDense.load(str(self.model_name))
+        return self._model
+
+    def _vectors(self, texts, vectors, batch_size: int = 4096) -> np.ndarray:
+        if vectors is not None:
+            return np.asarray(vectors, dtype=np.float32)
+        if texts is None:
+            raise ValueError("pass texts or vectors")
+        if isinstance(texts, str):
+            raise TypeError("expected a list of texts, got one string")
+        return self.model.encode(list(texts), batch_size=batch_size)
+
+    def fit(self, texts: Sequence[str] | None = None, labels: Sequence | None = None,
+            vectors: np.ndarray | None = None) -> "EmbeddingClassifier":
+        if labels is None:
+            raise ValueError("labels are required")
+        x = self._vectors(texts, vectors)
+        y = np.asarray([str(label) for label in labels])
+        if len(y) != len(x):
+            raise ValueError(f"{len(y)} labels for {len(x)} texts")
+        if np.unique(y).size < 2:
+            raise ValueError("need at least two distinct labels to train a classifier")
+        if self.kind == "logreg":
+            from sklearn.linear_model import LogisticRegression
+
+            fitted = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(x, y)
+            weight, bias = fitted.coef_.T.astype(np.float32), fitted.intercept_.astype(np.float32)
+            self.layers = [(weight, bias)]
+        else:
+            from sklearn.neural_network import MLPClassifier
+
+            fitted = MLPClassifier(hidden_layer_sizes=(self.hidden,), activation="relu", alpha=1e-4,
+                                   early_stopping=True, max_iter=self.max_iter, random_state=self.seed).fit(x, y)
+            self.layers = [(w.astype(np.float32), b.astype(np.float32))
+                           for w, b in zip(fitted.coefs_, fitted.intercepts_)]
+        self.classes_ = np.asarray(fitted.classes_)
+        return self
+
+    def decision_function(self, texts=None, vectors=None) -> np.ndarray:
+        if self.classes_ is None:
+            raise ValueError("classifier is not fitted")
+        h = self._vectors(texts, vectors)
+        for i, (weight, bias) in enumerate(self.layers):
+            h = h @ weight + bias
+            if i < len(self.layers) - 1:
+                np.maximum(h, 0, out=h)
+        return h
+
+    def predict_proba(self, texts=None, vectors=None) -> np.ndarray:
+        """(n, n_classes) probabilities, columns in ``classes_`` order."""
+        z = self.decision_function(texts, vectors)
+        if z.shape[1] == 1:  # binary: one logit for classes_[1]
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.stack([1 - p, p], axis=1)
+        return _softmax(z)
+
+    def predict(self, texts=None, vectors=None) -> np.ndarray:
+        return self.classes_[self.predict_proba(texts, vectors).argmax(axis=1)]
+
+    # -- files ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        from safetensors.numpy import save_file
+
+        if self.classes_ is None:
+            raise ValueError("classifier is not fitted")
+        path = Path(path)
+        with atomic_directory(path) as tmp:
+            tensors = {}
+            for i, (weight, bias) in enumerate(self.layers):
+                tensors[f"layer{i}.weight"] = np.ascontiguousarray(weight)
+                tensors[f"layer{i}.bias"] = np.ascontiguousarray(bias)
+            save_file(tensors, str(tmp / "classifier.safetensors"))
+            config = {"format": FORMAT, "version": 1, "kind": self.kind, "model": str(self.model_name)
+                      if self.model_name is not None else None, "classes": [str(c) for c in self.classes_],
+                      "layers": len(self.layers), "C": self.C, "hidden": self.hidden}
+            (tmp / "classifier.json").write_text(json.dumps(config, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, model=None) -> "EmbeddingClassifier":
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        path = Path(path)
+        config_file, weights_file = path / "classifier.json", path / "classifier.safetensors"
+        if not config_file.is_file() or not weights_file.is_file():
+            raise ClassifierFileError(f"{path}: not a lexdense classifier (needs classifier.json and "
+                                      "classifier.safetensors)")
+        try:
+            config = json.loads(config_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ClassifierFileError(f"{config_file}: corrupt JSON") from None
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            raise ClassifierFileError(f"{config_file}: not a lexdense classifier config")
+        try:
+            tensors = load_file(str(weights_file))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ClassifierFileError(f"{weights_file}: corrupt ({exc})") from None
+        clf = cls(model=model if model is not None else config["model"], kind=config["kind"],
+                  C=config.get("C", 10.0), hidden=config.get("hidden", 256))
+        try:
+            clf.layers = [(tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"]) for i in range(config["layers"])]
+        except KeyError as exc:
+            raise ClassifierFileError(f"{weights_file}: missing tensor {exc}") from None
+        clf.classes_ = np.asarray(config["classes"])
+        out = clf.layers[-1][0].shape[1]
+        if out != (1 if len(clf.classes_) == 2 else len(clf.classes_)):
+            raise ClassifierFileError(f"{weights_file}: output size {out} does not fit {len(clf.classes_)} classes")
+        for (w1, _), (w2, _) in zip(clf.layers, clf.layers[1:]):
+            if w1.shape[1] != w2.shape[0]:
+                raise ClassifierFileError(f"{weights_file}: layer shapes do not chain")
+        return clf
