@@ -55,3 +55,12 @@ def test_search_benchmark_small():
     quality = result["news_title_retrieval"]
     assert set(quality) == {"dense", "bm25", "hybrid"}
     assert all(0.4 < q["ndcg_at_10"] <= 1 for q in quality.values())
+
+
+def test_classify_benchmark_quick():
+    classify = load("classify")
+    args = ["--quick"] + ([] if importlib.util.find_spec("fasttext") else ["--no-fasttext"])
+    results = classify.main(args)
+    for dataset in ("20 Newsgroups", "election tweets"):
+        ours = results[dataset]["rows"]["lexdense + logreg"]
+        assert ours["accuracy"] > 0.6 and ours["roc_auc"] > 0.85
