@@ -64,3 +64,11 @@ def test_classify_benchmark_quick():
     for dataset in ("20 Newsgroups", "election tweets"):
         ours = results[dataset]["rows"]["lexdense + logreg"]
         assert ours["accuracy"] > 0.6 and ours["roc_auc"] > 0.85
+
+
+def test_dedup_benchmark_quick():
+    dedup = load("dedup")
+    args = ["--quick"] + ([] if importlib.util.find_spec("datasketch") else ["--no-minhash"])
+    results = dedup.main(args)
+    best = max(r["f1"] for r in results["lexdense"].values())
+    assert results["planted"] == 100 and best > 0.8
