@@ -72,3 +72,11 @@ def test_dedup_benchmark_quick():
     results = dedup.main(args)
     best = max(r["f1"] for r in results["lexdense"].values())
     assert results["planted"] == 100 and best > 0.8
+
+
+def test_keyword_topics_benchmark_quick():
+    bench = load("keyword_topics")
+    results = bench.main(["--quick", "--no-lbl2vec"])
+    for dataset in ("20 Newsgroups", "Reuters R8"):
+        ours = results[dataset]["rows"]["lexdense KeywordTopics"]
+        assert ours["auc_mean"] > 0.9 and ours["micro_f1"] > 0.5 and 0 <= ours["ece"] < 0.3

@@ -19,7 +19,9 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -293,6 +295,7 @@ def search(
     """Search an index; prints rank, score, text and metadata."""
     import json
 
+    from rich.markup import escape
     from rich.table import Table
 
     from lexdense.search import SearchIndex
@@ -314,7 +317,8 @@ def search(
             table.add_column(column)
         for rank, hit in enumerate(hits, 1):
             text = " ".join(str(hit["text"]).split())
-            table.add_row(str(rank), f"{hit['score']:.3f}", text[:120], *[str(hit.get(c, ""))[:40] for c in extra])
+            table.add_row(str(rank), f"{hit['score']:.3f}", escape(text[:120]),
+                          *[escape(str(hit.get(c, ""))[:40]) for c in extra])
         console.print(table)
 
 
@@ -428,6 +432,8 @@ def dedup(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from rich.markup import escape
+
     from lexdense.dedup import near_duplicates
     from lexdense.io.atomic import atomic_file
     from lexdense.model import LexDense
@@ -457,8 +463,89 @@ def dedup(
     for leader in np.argsort(-sizes, kind="stable")[:show]:
         if sizes[leader] < 2:
             break
-        err.print(f"[bold]group {leader}[/] ({sizes[leader]} documents): {' '.join(texts[leader].split())[:100]!r}",
-                  highlight=False)
+        preview = escape(repr(" ".join(texts[leader].split())[:100]))
+        err.print(f"[bold]group {leader}[/] ({sizes[leader]} documents): {preview}", highlight=False)
+
+
+def _read_keywords(keywords_file: Optional[Path], label: Optional[List[str]]) -> dict:
+    import json
+
+    keywords: dict[str, list[str]] = {}
+    if keywords_file:
+        try:
+            data = json.loads(keywords_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords] ({exc.__class__.__name__})")
+        if not isinstance(data, dict) or not all(isinstance(v, (list, str)) for v in data.values()):
+            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords]")
+        keywords.update({str(k): [v] if isinstance(v, str) else [str(w) for w in v] for k, v in data.items()})
+    for item in label or []:
+        name, sep, words = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--label expects NAME=word,word,..., got '{item}'")
+        keywords[name.strip()] = [w for w in words.split(",") if w.strip()]
+    return keywords
+
+
+@app.command()
+@_guard
+def topics(
+    input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: label, confidence, probabilities"),
+    keywords_file: Optional[Path] = typer.Option(None, "--keywords", "-k", help="JSON: label -> [keywords]"),
+    label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="NAME=word,word (repeatable)"),
+    abstain: float = typer.Option(0.0, help="Below this confidence the label is left empty"),
+    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    text_field: str = typer.Option("text", help="Field holding the text"),
+    diagnostics: Optional[Path] = typer.Option(None, help="Write per-label keyword diagnostics (JSON) here"),
+) -> None:
+    """Label documents with topics described only by keywords (refined Lbl2Vec; zero-shot)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from rich.table import Table
+
+    from rich.markup import escape
+
+    from lexdense.io.atomic import atomic_file, write_json
+    from lexdense.labels import KeywordTopics
+    from lexdense.model import LexDense
+
+    keywords = _read_keywords(keywords_file, label)
+    embedder = LexDense.load(model)
+    estimator = KeywordTopics(keywords, model=embedder, abstain=abstain)
+    metas, vectors = [], []
+    for batch, meta in _corpus_batches(input, text_field):
+        metas.append(meta)
+        vectors.append(embedder.encode(batch))
+    if not vectors:
+        raise ValueError(f"{input}: no documents")
+    x = np.vstack(vectors)
+    estimator.fit(vectors=x)
+    proba = estimator.predict_proba(vectors=x)
+    predicted = estimator.predict(vectors=x)
+    table = pa.concat_tables(metas, promote_options="permissive")
+    table = table.append_column("label", pa.array(predicted, pa.string()))
+    table = table.append_column("confidence", pa.array(proba.max(axis=1), pa.float32()))
+    table = table.append_column("probabilities", pa.FixedSizeListArray.from_arrays(
+        pa.array(proba.astype("float32").ravel()), proba.shape[1]))
+    table = table.replace_schema_metadata({b"lexdense.labels": "\t".join(estimator.labels).encode()})
+    with atomic_file(out, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
+    report = estimator.diagnostics()
+    if diagnostics:
+        write_json(diagnostics, report)
+    summary = Table(title=f"{len(x):,} documents, {sum(p is None for p in predicted):,} abstained")
+    for column in ("label", "documents", "strongest keywords (documents pulled)", "warnings"):
+        summary.add_column(column)
+    for name, entry in report.items():
+        words = sorted(entry["keywords"].items(), key=lambda kv: -kv[1]["pulls_documents"])
+        warnings = [f"'{w}' closer to {d['closer_to']}" for w, d in words if d["closer_to"]]
+        warnings += [f"'{w}' unknown word" for w, d in words if d["unknown_word"]]
+        summary.add_row(escape(name), f"{entry['documents']:,}",
+                        escape(", ".join(f"{w} ({d['pulls_documents']})" for w, d in words[:4])),
+                        escape("; ".join(warnings[:3])))
+    Console(stderr=True).print(summary)
 
 
 @app.command()
