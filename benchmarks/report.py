@@ -116,6 +116,57 @@ def eval_block() -> str:
     return "\n".join(lines)
 
 
+def workflows_block() -> str:
+    """Figures of the workflow benchmarks (search, keyword topics, classify, dedup)."""
+    out: list[str] = []
+    search = load("search")
+    if search:
+        lat = search["latency"]
+        out += [f"**Search** (`python benchmarks/search.py --json benchmarks/results/search.json`): "
+                f"{search['rows']:,} documents, HNSW (usearch) recall@10 against exact search "
+                f"**{search['ann_recall_at_10']:.3f}** over {search['queries']:,} held-out queries; one query "
+                f"(embedding included) p50/p99: exact {lat['exact']['p50_ms']:.1f}/{lat['exact']['p99_ms']:.1f} ms, "
+                f"ANN {lat['ann']['p50_ms']:.2f}/{lat['ann']['p99_ms']:.2f} ms. NewsArticles title -> article:", "",
+                "| ranking | nDCG@10 | recall@100 |", "|---|---|---|"]
+        for mode, q in search["news_title_retrieval"].items():
+            out.append(f"| {mode} | {q['ndcg_at_10']:.3f} | {q['recall_at_100']:.3f} |")
+        out.append("")
+    topics = load("keyword_topics")
+    if topics:
+        out += ["**Keyword topics** (`python benchmarks/keyword_topics.py --json benchmarks/results/keyword_topics.json`; "
+                "keywords in benchmarks/keywords/):", "",
+                "| data | method | micro-F1 | ROC-AUC mean (min-max) | ECE | coverage / accuracy at conf. 0.5 |",
+                "|---|---|---|---|---|---|"]
+        for data, entry in topics.items():
+            for method, r in entry["rows"].items():
+                calib = (f"{r['ece']:.3f} | {r['coverage_at_0.5']:.2f} / {r['accuracy_at_0.5']:.3f}" if "ece" in r
+                         else "- | -")
+                out.append(f"| {data} | {method} | {r['micro_f1']:.3f} | {r['auc_mean']:.3f} "
+                           f"({r['auc_min']:.2f}-{r['auc_max']:.2f}) | {calib} |")
+        out.append("")
+    classify = load("classify")
+    if classify:
+        out += ["**Curation classifier** (`python benchmarks/classify.py --json benchmarks/results/classify.json`):", "",
+                "| data | classifier | accuracy | ROC-AUC | train s | predict docs/s |", "|---|---|---|---|---|---|"]
+        for data, entry in classify.items():
+            for method, r in entry["rows"].items():
+                out.append(f"| {data} ({entry['train']:,}/{entry['test']:,}) | {method} | {r['accuracy']:.3f} | "
+                           f"{r['roc_auc']:.3f} | {r['train_s']:.1f} | {r['predict_docs_per_s']:,.0f} |")
+        out.append("")
+    dedup = load("dedup")
+    if dedup:
+        out += [f"**Near-duplicates** (`python benchmarks/dedup.py --json benchmarks/results/dedup.json`): "
+                f"{dedup['planted']:,} perturbed copies planted among {dedup['documents'] - dedup['planted']:,} "
+                "real documents; pair precision / recall per threshold:", "",
+                "| method | threshold | precision | recall | F1 | seconds |", "|---|---|---|---|---|---|"]
+        for method in ("lexdense", "minhash"):
+            for threshold, r in dedup.get(method, {}).items():
+                name = "lexdense (cosine)" if method == "lexdense" else "MinHash LSH (Jaccard)"
+                out.append(f"| {name} | {threshold} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+                           f"{r['seconds']:.1f} |")
+    return "\n".join(out).strip() or "(not measured yet)"
+
+
 def replace_block(text: str, block: str, name: str = "results") -> str:
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     head, rest = text.split(start, 1)
@@ -129,6 +180,8 @@ def main() -> None:
     text = replace_block(readme.read_text(), block)
     if "<!-- eval:start -->" in text:
         text = replace_block(text, eval_block(), "eval")
+    if "<!-- workflows:start -->" in text:
+        text = replace_block(text, workflows_block(), "workflows")
     readme.write_text(text)
     template = (ROOT / "models" / "MODEL_CARD.md").read_text()
     config = json.loads((MODEL_DIR / "config.json").read_text())

@@ -67,7 +67,8 @@ class SearchIndex:
                            getattr(self.model, "config", {}).get("name") if self.model is not None else None)
         self.ann_threshold = int(ann_threshold)
         self.use_bm25 = bool(bm25)
-        self.vectors = np.zeros((0, 0), np.float32)
+        self._chunks: list[np.ndarray] = []  # vectors added, joined on first use
+        self._rows = 0
         self.table: pa.Table | None = None  # text + metadata, one row per vector
         self.path: Path | None = None
         self.parts: list[str] = []
@@ -87,7 +88,18 @@ class SearchIndex:
         return index
 
     def __len__(self) -> int:
-        return self.vectors.shape[0]
+        return self._rows
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """(rows, dim) unit vectors; batches added one by one are joined once, on first use."""
+        if len(self._chunks) != 1:
+            self._chunks = [np.concatenate(self._chunks) if self._chunks else np.zeros((0, 0), np.float32)]
+        return self._chunks[0]
+
+    @vectors.setter
+    def vectors(self, value: np.ndarray) -> None:
+        self._chunks, self._rows = [value], len(value)
 
     def add(self, texts: Sequence[str], metadata: Mapping[str, Sequence] | pa.Table | None = None,
             vectors: np.ndarray | None = None, batch_size: int = 4096, show_progress_bar: bool = False) -> None:
@@ -102,8 +114,8 @@ class SearchIndex:
         vectors = _normalize(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ValueError(f"vectors must be ({len(texts)}, dim), got {vectors.shape}")
-        if len(self) and vectors.shape[1] != self.vectors.shape[1]:
-            raise ValueError(f"vectors have dim {vectors.shape[1]}, the index has {self.vectors.shape[1]}")
+        if len(self) and vectors.shape[1] != self._chunks[0].shape[1]:
+            raise ValueError(f"vectors have dim {vectors.shape[1]}, the index has {self._chunks[0].shape[1]}")
         table = pa.table({"text": pa.array(texts, pa.string())})
         if metadata is not None:
             columns = metadata if isinstance(metadata, pa.Table) else pa.table(dict(metadata))
@@ -120,7 +132,8 @@ class SearchIndex:
             self.table = table
         self._new_tables.append(table.append_column(
             "embedding", pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])))
-        self.vectors = vectors if not len(self) else np.vstack([self.vectors, vectors])
+        self._chunks = [vectors] if not len(self) else self._chunks + [vectors]
+        self._rows += len(vectors)
         self._bm25 = None
         if self._ann is not None:
             self._grow_ann()
