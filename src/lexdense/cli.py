@@ -175,7 +175,7 @@ def evaluate_command(
     model: List[str] = typer.Option(["lexdense-base"], "--model", "-m",
                                     help="lexdense name/dir, st:<sentence-transformers id or path>, potion:<dir>, "
                                          "glove, tfidf, bm25 (retrieval only)"),
-    tasks: Optional[List[str]] = typer.Option(None, "--tasks", "-t", help="Task names (default: all)"),
+    tasks: Optional[List[str]] = typer.Option(None, "--tasks", "-t", help="Task or group names: core (default), anomaly"),
     quick: bool = typer.Option(False, help="Small subsamples (smoke test)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results here"),
     chart: Optional[Path] = typer.Option(None, "--chart", help="Write a quality-vs-throughput PNG here"),
@@ -184,13 +184,14 @@ def evaluate_command(
     from rich.table import Table
 
     from lexdense.eval import evaluate
-    from lexdense.eval.tasks import TASKS
+    from lexdense.eval.tasks import GROUPS, TASKS, expand
     from lexdense.io.atomic import write_json
 
     if tasks:
-        unknown = [t for t in tasks if t not in TASKS]
+        unknown = [t for t in expand(tasks) if t not in TASKS]
         if unknown:
-            raise ValueError(f"unknown task '{unknown[0]}': expected one of {', '.join(TASKS)}")
+            raise ValueError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
+                             f"or one of {', '.join(TASKS)}")
     results = {}
     for spec in model:
         name, encoder = _load_encoder(spec)

@@ -90,15 +90,17 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False) -
     """Run ``tasks`` (default: all) with ``encoder``; returns per-task scores and speed.
 
     :param encoder: any object with ``encode(list[str]) -> ndarray (n, dim)``.
-    :param tasks: task names from :data:`lexdense.eval.tasks.TASKS`.
+    :param tasks: task names from :data:`lexdense.eval.tasks.TASKS` or group names
+        ("core", the default; "anomaly").
     :param quick: small subsamples, for smoke tests.
     """
-    from lexdense.eval.tasks import TASKS
+    from lexdense.eval.tasks import GROUPS, TASKS, expand
 
-    names = list(tasks) if tasks else list(TASKS)
+    names = expand(tasks)
     unknown = [n for n in names if n not in TASKS]
     if unknown:
-        raise ValueError(f"unknown task '{unknown[0]}': expected one of {', '.join(TASKS)}")
+        raise ValueError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
+                         f"or one of {', '.join(TASKS)}")
     from lexdense.io.datasets import DatasetUnavailable
 
     timed = _TimedEncoder(encoder)

@@ -214,6 +214,95 @@ class GradedPairs:
         return {"main_score": rho, "cosine_spearman": rho}
 
 
+@dataclass
+class AnomalyDetection:
+    """Text-ADBench's one-class protocol: a detector is fitted on normal training documents
+    only; the test set is held-out normals plus anomalies; AUROC (main) and AUPRC of the
+    detector's scores. ``anomalies`` may list several anomaly sets (one score each, averaged)."""
+
+    name: str
+    train_texts: list[str]
+    test_texts: list[str]
+    test_labels: np.ndarray  # 1 = anomaly
+    detector: str = "knn"
+    kind: str = "anomaly"
+
+    def run(self, encode) -> dict:
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        from lexdense.anomaly import make_detector
+
+        train, test = encode(self.train_texts), encode(self.test_texts)
+        if hasattr(train, "toarray"):  # sparse (TF-IDF): PyOD needs dense, so LSA to 256 dimensions
+            from sklearn.decomposition import TruncatedSVD
+
+            svd = TruncatedSVD(min(256, train.shape[1] - 1), random_state=0).fit(train)
+            train, test = svd.transform(train), svd.transform(test)
+        train, test = _dense(_normalize(train)), _dense(_normalize(test))
+        scores = make_detector(self.detector).fit(train).decision_function(test)
+        auroc = float(roc_auc_score(self.test_labels, scores))
+        return {"main_score": auroc, "auroc": auroc, "auprc": float(average_precision_score(self.test_labels, scores))}
+
+
+def _one_class_split(texts, is_normal, seed: int, quick: bool, anomaly_share: float = 0.1):
+    """Normals split 70/30 into train/test; anomalies sampled to ``anomaly_share`` of the test set."""
+    rng = np.random.default_rng(seed)
+    normal = rng.permutation(np.flatnonzero(is_normal))
+    abnormal = rng.permutation(np.flatnonzero(~np.asarray(is_normal)))
+    if quick:
+        normal = normal[:700]
+    cut = int(0.7 * len(normal))
+    train, test_normal = normal[:cut], normal[cut:]
+    n_anomalies = min(len(abnormal), max(5, int(round(anomaly_share * len(test_normal) / (1 - anomaly_share)))))
+    test = np.concatenate([test_normal, abnormal[:n_anomalies]])
+    labels = np.concatenate([np.zeros(len(test_normal), int), np.ones(n_anomalies, int)])
+    return [texts[i] for i in train], [texts[i] for i in test], labels
+
+
+def _anomaly_20ng(quick: bool) -> AnomalyDetection:
+    """Normal: 19 newsgroups; anomaly: sci.space (Text-ADBench uses one class as the outlier)."""
+    from lexdense.io import datasets
+
+    data = datasets.newsgroups("test")
+    index = stratified_sample(data.labels, 1500 if quick else 6000, 11)
+    texts = [data.texts[i] for i in index]
+    normal = np.asarray([data.labels[i] != "sci.space" for i in index])
+    return AnomalyDetection("anomaly-20ng", *_one_class_split(texts, normal, 12, quick))
+
+
+def _anomaly_reuters(quick: bool) -> AnomalyDetection:
+    """Normal: earn and acq (R8 train + test); anomalies: the six other R8 classes."""
+    from lexdense.io import datasets
+
+    train, test = datasets.reuters("train"), datasets.reuters("test")
+    texts, labels = train.texts + test.texts, train.labels + test.labels
+    normal = np.asarray([label in ("earn", "acq") for label in labels])
+    return AnomalyDetection("anomaly-reuters", *_one_class_split(texts, normal, 13, quick))
+
+
+def _anomaly_healthtweets(quick: bool) -> AnomalyDetection:
+    """Normal: the three largest accounts; anomaly: the fourth largest."""
+    from collections import Counter
+
+    from lexdense.io import datasets
+
+    tweets = datasets.health_tweets()
+    ranked = [account for account, _ in Counter(tweets.labels).most_common(4)]
+    keep = [i for i, label in enumerate(tweets.labels) if label in ranked]
+    texts = [tweets.texts[i] for i in keep]
+    normal = np.asarray([tweets.labels[i] in ranked[:3] for i in keep])
+    return AnomalyDetection("anomaly-healthtweets", *_one_class_split(texts, normal, 14, quick))
+
+
+def _anomaly_election(quick: bool) -> AnomalyDetection:
+    """Normal: tweets by HillaryClinton; anomaly: tweets by realDonaldTrump."""
+    from lexdense.io import datasets
+
+    tweets = datasets.election_tweets()
+    normal = np.asarray([label == "HillaryClinton" for label in tweets.labels])
+    return AnomalyDetection("anomaly-election-tweets", *_one_class_split(tweets.texts, normal, 15, quick))
+
+
 def _halves(text: str) -> tuple[str, str]:
     parts = text.split()
     middle = len(parts) // 2
@@ -368,4 +457,24 @@ TASKS: dict[str, Callable[[bool], object]] = {
     "20ng-clustering": _newsgroups_clustering,
     "fortunes-clustering": _fortunes_clustering,
     "healthtweets-clustering": _healthtweets_clustering,
+    "anomaly-20ng": _anomaly_20ng,
+    "anomaly-reuters": _anomaly_reuters,
+    "anomaly-healthtweets": _anomaly_healthtweets,
+    "anomaly-election-tweets": _anomaly_election,
 }
+
+# Named groups for --tasks; the default run is "core" (the anomaly tasks have their own table).
+GROUPS: dict[str, list[str]] = {
+    "core": [name for name in TASKS if not name.startswith("anomaly-")],
+    "anomaly": [name for name in TASKS if name.startswith("anomaly-")],
+}
+
+
+def expand(names) -> list[str]:
+    """Task names with group names replaced by their tasks; None gives the core group."""
+    if not names:
+        return list(GROUPS["core"])
+    out: list[str] = []
+    for name in names:
+        out.extend(GROUPS.get(name, [name]))
+    return list(dict.fromkeys(out))

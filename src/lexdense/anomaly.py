@@ -1,0 +1,172 @@
+"""Text anomaly detection: PyOD detectors on (unit-normalised) embeddings.
+
+    from lexdense.anomaly import AnomalyDetector
+    detector = AnomalyDetector("knn", contamination=0.05).fit(normal_texts)
+    detector.decision_function(new_texts)   # higher = more abnormal
+    detector.predict(new_texts)             # 1 = anomaly (score above threshold_)
+    detector.predict_proba(new_texts)       # (n, 2): P(normal), P(anomaly)
+
+The detectors are PyOD's own (``pyod``): KNN (mean distance to 5 neighbours), Isolation
+Forest, LOF, ECOD and PCA reconstruction; lexdense adds embedding the texts and the
+PyOD attributes after ``fit``: ``decision_scores_``, ``threshold_``, ``labels_``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+METHODS = ("knn", "iforest", "lof", "ecod", "pca")
+
+
+def make_detector(method: str, contamination: float = 0.1, seed: int = 0, **params):
+    """A PyOD detector by short name, with lexdense's defaults."""
+    if method == "knn":
+        from pyod.models.knn import KNN
+
+        return KNN(contamination=contamination, **{"n_neighbors": 5, "method": "mean", **params})
+    if method == "iforest":
+        from pyod.models.iforest import IForest
+
+        return IForest(contamination=contamination, **{"n_estimators": 200, "random_state": seed, **params})
+    if method == "lof":
+        from pyod.models.lof import LOF
+
+        return LOF(contamination=contamination, **{"n_neighbors": 20, **params})
+    if method == "ecod":
+        from pyod.models.ecod import ECOD
+
+        return ECOD(contamination=contamination, **params)
+    if method == "pca":
+        from pyod.models.pca import PCA
+
+        return PCA(contamination=contamination, **{"random_state": seed, **params})
+    raise ValueError(f"unknown method '{method}': expected one of {', '.join(METHODS)}")
+
+
+def _normalize(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+class AnomalyDetector:
+    """PyOD-style detector over texts (embedded with ``model``) or precomputed vectors."""
+
+    def __init__(self, method: str = "knn", contamination: float = 0.1, model="lexdense-base", seed: int = 0,
+                 **params):
+        if not 0 < contamination <= 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5], got {contamination}")
+        self.method, self.contamination, self.seed, self.params = method, float(contamination), seed, params
+        self.detector_ = make_detector(method, contamination, seed, **params)  # validates the name early
+        self._model_spec = model
+        self._model = None if isinstance(model, (str, os.PathLike)) else model
+
+    @property
+    def model(self):
+        if self._model is None:
+            if self._model_spec is None:
+                raise ValueError("this detector has no embedding model: pass vectors=")
+            from lexdense.model import LexDense
+
+            self._model = LexDense.load(self._model_spec)
+        return self._model
+
+    def _vectors(self, texts, vectors) -> np.ndarray:
+        if vectors is None:
+            if texts is None:
+                raise ValueError("pass texts or vectors")
+            if isinstance(texts, str):
+                raise TypeError("expected a list of texts, got one string")
+            vectors = self.model.encode(list(texts))
+        vectors = np.asarray(vectors)
+        if vectors.ndim != 2 or not len(vectors):
+            raise ValueError(f"expected a non-empty (n, dim) matrix, got shape {vectors.shape}")
+        return _normalize(vectors)
+
+    def fit(self, texts=None, vectors=None) -> "AnomalyDetector":
+        x = self._vectors(texts, vectors)
+        if len(x) < 10:
+            raise ValueError(f"need at least 10 documents to fit a detector, got {len(x)}")
+        self.detector_.fit(x)
+        self.decision_scores_ = np.asarray(self.detector_.decision_scores_)
+        self.threshold_ = float(self.detector_.threshold_)
+        self.labels_ = np.asarray(self.detector_.labels_)
+        return self
+
+    def decision_function(self, texts=None, vectors=None) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray(self.detector_.decision_function(self._vectors(texts, vectors)))
+
+    def predict(self, texts=None, vectors=None) -> np.ndarray:
+        return (self.decision_function(texts, vectors) > self.threshold_).astype(int)
+
+    def predict_proba(self, texts=None, vectors=None) -> np.ndarray:
+        """PyOD's linear method: scores min-max scaled by the training scores, clipped to [0, 1]."""
+        self._check_fitted()
+        return np.asarray(self.detector_.predict_proba(self._vectors(texts, vectors), method="linear"))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "decision_scores_"):
+            raise ValueError("call fit first")
+
+
+def complete_row(known: np.ndarray, observed: dict[int, float], rank: int = 1) -> np.ndarray:
+    """Predict a new row of a (datasets x cells) score matrix from a few observed cells.
+
+    Model: ``shift + column_mean + a * v``, where ``column_mean`` is each cell's mean over the
+    known rows, ``v`` the leading right singular vector of the known rows after removing row
+    and column means (double centring), and ``shift`` and ``a`` are fitted to the observed
+    cells by least squares. ``rank=0`` drops the ``a * v`` term: the additive baseline that
+    any fair claim of a useful rank-1 structure has to beat.
+
+    :param known: (datasets, cells) scores measured elsewhere (no missing values).
+    :param observed: cell index -> score measured on the new dataset.
+    """
+    known = np.asarray(known, dtype=np.float64)
+    if not observed:
+        raise ValueError("observe at least one cell")
+    column_mean = known.mean(axis=0)
+    centred = known - known.mean(axis=1, keepdims=True) - column_mean + known.mean()
+    cells = np.asarray(list(observed), dtype=int)
+    residual = np.asarray([observed[c] for c in cells], dtype=np.float64) - column_mean[cells]
+    if rank == 0 or len(cells) < 2:
+        return column_mean + residual.mean()
+    v = np.linalg.svd(centred, full_matrices=False)[2][0]
+    design = np.stack([np.ones(len(cells)), v[cells]], axis=1)
+    (shift, a), *_ = np.linalg.lstsq(design, residual, rcond=None)
+    return column_mean + shift + a * v
+
+
+def rank1_share(matrix: np.ndarray) -> dict:
+    """Share of the sum of squares the best rank-1 approximation explains, on the raw matrix
+    (inflated by row and column means) and on the double-centred one (the honest figure)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    centred = m - m.mean(axis=1, keepdims=True) - m.mean(axis=0) + m.mean()
+    share = lambda x: float(np.linalg.svd(x, compute_uv=False)[0] ** 2 / max((x ** 2).sum(), 1e-300))
+    return {"raw": share(m), "double_centred": share(centred)}
+
+
+def holdout_error(matrix: np.ndarray, n_observed: int = 3, repeats: int = 50, seed: int = 0) -> dict:
+    """Leave one dataset out: observe ``n_observed`` random cells of its row, complete the
+    rest from the other rows, and compare with the truth: mean absolute error on the hidden
+    cells for the rank-1 model and the additive baseline, and the regret of picking the
+    cell with the best observed-or-predicted score."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    stats = {"rank1": ([], []), "additive": ([], [])}
+    for row in range(len(matrix)):
+        others, truth = np.delete(matrix, row, axis=0), matrix[row]
+        for _ in range(repeats):
+            cells = rng.choice(matrix.shape[1], n_observed, replace=False)
+            hidden = np.setdiff1d(np.arange(matrix.shape[1]), cells)
+            for name, rank in (("rank1", 1), ("additive", 0)):
+                predicted = complete_row(others, {int(c): truth[c] for c in cells}, rank=rank)
+                predicted[cells] = truth[cells]
+                stats[name][0].append(np.abs(predicted[hidden] - truth[hidden]).mean())
+                stats[name][1].append(truth.max() - truth[int(np.argmax(predicted))])
+    out = {"n_observed": n_observed, "cells": int(matrix.shape[1]), "datasets": int(matrix.shape[0])}
+    for name, (errors, regrets) in stats.items():
+        out[f"mae_{name}"] = float(np.mean(errors))
+        out[f"regret_{name}"] = float(np.mean(regrets))
+    return out
