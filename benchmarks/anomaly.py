@@ -41,20 +41,6 @@ class CachedTeacher:
         return teacher_embeddings(self.model, list(texts), ROOT / ".cache" / "anomaly", self.name)
 
 
-class TfidfLsa:
-    def fit(self, texts):
-        from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        self.tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32)
-        matrix = self.tfidf.fit_transform(texts)
-        self.svd = TruncatedSVD(min(256, matrix.shape[1] - 1), random_state=0).fit(matrix)
-        return self
-
-    def encode(self, texts):
-        return self.svd.transform(self.tfidf.transform(texts))
-
-
 def detector(name: str):
     if name == "autoencoder":
         from pyod.models.auto_encoder import AutoEncoder
@@ -78,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     from lexdense import LexDense
-    from lexdense.anomaly import holdout_error, rank1_share
+    from lexdense.anomaly import MATRIX_FILE, TfidfLsa, holdout_error, rank1_share
     from lexdense.eval.tasks import GROUPS, TASKS
 
     embedders = {"lexdense-base": LexDense.load("lexdense-base")}
@@ -141,6 +127,10 @@ def main(argv: list[str] | None = None) -> dict:
         from lexdense.io.atomic import write_json
 
         write_json(args.json, results)
+        if not args.quick:  # the matrix `lexdense anomalies --select` completes from
+            write_json(ROOT / "src" / "lexdense" / "data" / MATRIX_FILE,
+                       {**results["matrix"], "select_holdout": results["select_holdout"],
+                        "source": "benchmarks/anomaly.py"})
     return results
 
 

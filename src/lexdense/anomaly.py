@@ -45,6 +45,77 @@ def make_detector(method: str, contamination: float = 0.1, seed: int = 0, **para
     raise ValueError(f"unknown method '{method}': expected one of {', '.join(METHODS)}")
 
 
+class TfidfLsa:
+    """TF-IDF reduced to 256 dimensions by truncated SVD, fitted on the documents it is given
+    first (PyOD detectors need dense vectors); an embedding baseline and a cell of --select."""
+
+    def __init__(self, dims: int = 256):
+        self.dims = dims
+        self.svd = None
+
+    def fit(self, texts) -> "TfidfLsa":
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32)
+        matrix = self.tfidf.fit_transform(list(texts))
+        self.svd = TruncatedSVD(max(1, min(self.dims, matrix.shape[1] - 1)), random_state=0).fit(matrix)
+        return self
+
+    def encode(self, texts, **_) -> np.ndarray:
+        if self.svd is None:
+            raise ValueError("TfidfLsa needs fit(texts) first")
+        return self.svd.transform(self.tfidf.transform(list(texts)))
+
+
+MATRIX_FILE = "anomaly_matrix.json"
+
+
+def select_pair(train_normal: list[str], test_texts: list[str], test_labels, budget: int = 3, seed: int = 0,
+                model="lexdense-base", matrix: dict | None = None) -> dict:
+    """Pick an (embedding, detector) pair for a new dataset from ``budget`` measured cells.
+
+    The cells are lexdense-base and TF-IDF-LSA with each shallow detector; ``budget`` of
+    them, drawn at random, are measured (AUROC on the labelled sample), the others predicted
+    by :func:`complete_row` from the AUROC matrix of the offline benchmark datasets
+    (shipped as ``lexdense/data/anomaly_matrix.json`` by benchmarks/anomaly.py). The rank
+    used is the one whose leave-one-dataset-out error was lower there.
+    """
+    import json
+    from importlib import resources
+
+    from sklearn.metrics import roc_auc_score
+
+    if matrix is None:
+        matrix = json.loads(resources.files("lexdense").joinpath("data", MATRIX_FILE).read_text())
+    cells = [c for c in matrix["cells"] if c.split("|")[0] in ("lexdense-base", "tfidf-lsa256")
+             and c.split("|")[1] in METHODS]
+    columns = [matrix["cells"].index(c) for c in cells]
+    known = np.asarray(matrix["auroc"])[:, columns]
+    held = matrix.get("select_holdout", {})
+    rank = 1 if held.get("mae_rank1", 1.0) < held.get("mae_additive", 0.0) else 0
+    labels = np.asarray(test_labels).astype(int)
+    if labels.min() == labels.max():
+        raise ValueError("the labelled sample needs both normal (0) and anomalous (1) documents")
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(cells), min(max(budget, 1), len(cells)), replace=False)
+    encoders = {}
+    measured = {}
+    for index in chosen:
+        embedding, method = cells[index].split("|")
+        if embedding not in encoders:
+            encoder = TfidfLsa().fit(train_normal) if embedding == "tfidf-lsa256" else AnomalyDetector(model=model).model
+            encoders[embedding] = (_normalize(encoder.encode(train_normal)), _normalize(encoder.encode(test_texts)))
+        train, test = encoders[embedding]
+        scores = make_detector(method, seed=seed).fit(train).decision_function(test)
+        measured[int(index)] = float(roc_auc_score(labels, scores))
+    predicted = complete_row(known, measured, rank=rank)
+    table = [{"cell": c, "auroc": float(measured.get(i, predicted[i])), "measured": i in measured}
+             for i, c in enumerate(cells)]
+    best = max(table, key=lambda row: row["auroc"])
+    return {"choice": best["cell"], "rank": rank, "cells": table, "holdout": held}
+
+
 def _normalize(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

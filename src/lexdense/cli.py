@@ -224,6 +224,23 @@ def evaluate_command(
         quality_speed_chart({n: r for n, r in results.items() if complete[n]}, chart)
 
 
+def _with_outputs(meta, columns: dict):
+    """``meta`` plus result columns; an input column with a result's name is replaced (said once)."""
+    import numpy as np
+    import pyarrow as pa
+
+    clash = [name for name in columns if name in meta.column_names]
+    if clash:
+        err.print(f"[yellow]input columns {', '.join(clash)} are replaced by results of the same name", highlight=False)
+        meta = meta.drop_columns(clash)
+    for name, values in columns.items():
+        if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+            values = np.asarray(values)
+            values = pa.array(values.astype(np.float32) if values.dtype.kind == "f" else values)
+        meta = meta.append_column(name, values)
+    return meta
+
+
 def _corpus_batches(input: Path, text_field: str, batch_rows: int = 4096):
     """(texts, metadata table) batches of a corpus file, with a docs and docs/s counter."""
     import time
@@ -396,13 +413,12 @@ def classify_predict(
             for texts, meta in _corpus_batches(input, text_field):
                 proba = clf.predict_proba(texts)
                 best = proba.argmax(axis=1)
-                table = meta
-                if keep_text:
-                    table = table.append_column("text", pa.array(texts, pa.string()))
-                table = table.append_column("label", pa.array(clf.classes_[best].tolist(), pa.string()))
-                table = table.append_column("confidence", pa.array(proba[range(len(best)), best], pa.float32()))
-                table = table.append_column("probabilities", pa.FixedSizeListArray.from_arrays(
-                    pa.array(proba.astype("float32").ravel()), proba.shape[1]))
+                outputs = {"text": pa.array(texts, pa.string())} if keep_text else {}
+                outputs.update({"label": pa.array(clf.classes_[best].tolist(), pa.string()),
+                                "confidence": proba[range(len(best)), best],
+                                "probabilities": pa.FixedSizeListArray.from_arrays(
+                                    pa.array(proba.astype("float32").ravel()), proba.shape[1])})
+                table = _with_outputs(meta, outputs)
                 if writer is None:
                     schema = table.schema.with_metadata({b"lexdense.classes": "\t".join(clf.classes_).encode()})
                     writer = pq.ParquetWriter(tmp, schema)
@@ -449,10 +465,8 @@ def dedup(
         raise ValueError(f"{input}: no documents")
     result = near_duplicates(texts, vectors=np.vstack(vectors), threshold=threshold, keep=keep)
     table = pa.concat_tables(metas, promote_options="permissive")
-    table = table.append_column("row", pa.array(np.arange(len(texts)), pa.int64()))
-    table = table.append_column("group", pa.array(result.group, pa.int64()))
-    table = table.append_column("keep", pa.array(result.keep))
-    table = table.append_column("similarity", pa.array(result.similarity, pa.float32()))
+    table = _with_outputs(table, {"row": np.arange(len(texts), dtype=np.int64), "group": result.group,
+                                  "keep": result.keep, "similarity": result.similarity})
     with atomic_file(out, suffix=".parquet") as tmp:
         pq.write_table(table, tmp)
     if keep_list:
@@ -526,10 +540,9 @@ def topics(
     proba = estimator.predict_proba(vectors=x)
     predicted = estimator.predict(vectors=x)
     table = pa.concat_tables(metas, promote_options="permissive")
-    table = table.append_column("label", pa.array(predicted, pa.string()))
-    table = table.append_column("confidence", pa.array(proba.max(axis=1), pa.float32()))
-    table = table.append_column("probabilities", pa.FixedSizeListArray.from_arrays(
-        pa.array(proba.astype("float32").ravel()), proba.shape[1]))
+    table = _with_outputs(table, {"label": pa.array(predicted, pa.string()), "confidence": proba.max(axis=1),
+                                  "probabilities": pa.FixedSizeListArray.from_arrays(
+                                      pa.array(proba.astype("float32").ravel()), proba.shape[1])})
     table = table.replace_schema_metadata({b"lexdense.labels": "\t".join(estimator.labels).encode()})
     with atomic_file(out, suffix=".parquet") as tmp:
         pq.write_table(table, tmp)
@@ -547,6 +560,92 @@ def topics(
                         escape(", ".join(f"{w} ({d['pulls_documents']})" for w, d in words[:4])),
                         escape("; ".join(warnings[:3])))
     Console(stderr=True).print(summary)
+
+
+def _read_corpus(input: Path, text_field: str):
+    """All texts and the metadata table of a corpus file (for jobs that need it whole)."""
+    import pyarrow as pa
+
+    texts, metas = [], []
+    for batch, meta in _corpus_batches(input, text_field):
+        texts.extend(batch)
+        metas.append(meta)
+    if not texts:
+        raise ValueError(f"{input}: no documents")
+    return texts, pa.concat_tables(metas, promote_options="permissive")
+
+
+@app.command()
+@_guard
+def anomalies(
+    input: Path = typer.Argument(..., help="Corpus to score: .txt, .jsonl, .csv, .tsv or .parquet"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output Parquet: score, anomaly flag, probability"),
+    method: str = typer.Option("knn", help="knn, iforest, lof, ecod or pca (PyOD)"),
+    contamination: float = typer.Option(0.05, help="Expected share of anomalies (sets the threshold)"),
+    fit_on: Optional[Path] = typer.Option(None, help="Fit on these normal documents instead of the input"),
+    select: bool = typer.Option(False, "--select", help="Pick embedding x detector on a labelled input"),
+    label_field: str = typer.Option("is_anomaly", help="With --select: field that is 1/true for anomalies"),
+    budget: int = typer.Option(3, help="With --select: cells measured (the rest are predicted)"),
+    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    text_field: str = typer.Option("text", help="Field holding the text"),
+    show: int = typer.Option(5, help="Print this many of the most abnormal documents"),
+) -> None:
+    """Score documents by how abnormal they are (PyOD detectors on embeddings)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from rich.markup import escape
+    from rich.table import Table
+
+    from lexdense.anomaly import AnomalyDetector, select_pair
+    from lexdense.io.atomic import atomic_file
+
+    texts, meta = _read_corpus(input, text_field)
+    if select:
+        if label_field not in meta.column_names:
+            raise ValueError(f"--select needs a labelled sample: no field '{label_field}' in {input}")
+        raw = meta.column(label_field).to_pylist()
+        labels = np.asarray([str(v).lower() in ("1", "true", "yes", "anomaly") for v in raw], dtype=int)
+        rng = np.random.default_rng(0)
+        normal = rng.permutation(np.flatnonzero(labels == 0))
+        cut = int(0.7 * len(normal))
+        test = np.concatenate([normal[cut:], np.flatnonzero(labels == 1)])
+        if cut < 10 or labels.sum() == 0:
+            raise ValueError("--select needs at least 15 normal and 1 anomalous labelled documents")
+        result = select_pair([texts[i] for i in normal[:cut]], [texts[i] for i in test], labels[test],
+                             budget=budget, model=model)
+        table = Table(title=f"AUROC per embedding x detector (rank-{result['rank']} completion)")
+        for column in ("embedding", "detector", "AUROC", "how"):
+            table.add_column(column)
+        for row in sorted(result["cells"], key=lambda r: -r["auroc"]):
+            embedding, detector = row["cell"].split("|")
+            table.add_row(embedding, detector, f"{row['auroc']:.3f}", "measured" if row["measured"] else "predicted")
+        Console().print(table)
+        held = result["holdout"]
+        err.print(f"choice: {result['choice']}. On the benchmark datasets this completion's error was "
+                  f"{held.get('mae_rank1', float('nan')):.3f} (rank 1) vs {held.get('mae_additive', float('nan')):.3f} "
+                  "(additive) AUROC, leaving each dataset out (benchmarks/anomaly.py)")
+        return
+    if out is None:
+        raise ValueError("--out is required (unless --select)")
+    detector = AnomalyDetector(method, contamination=contamination, model=model)
+    if fit_on is not None:
+        normal_texts, _ = _read_corpus(fit_on, text_field)
+        detector.fit(normal_texts)
+        scores = detector.decision_function(texts)
+    else:
+        detector.fit(texts)
+        scores = detector.decision_scores_
+    flags = (scores > detector.threshold_).astype(bool)
+    proba = np.clip((scores - detector.decision_scores_.min()) /
+                    max(detector.decision_scores_.max() - detector.decision_scores_.min(), 1e-12), 0, 1)
+    table = _with_outputs(meta, {"anomaly_score": scores, "is_anomaly": flags, "anomaly_probability": proba})
+    with atomic_file(out, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
+    err.print(f"{out}: {len(texts):,} documents, {int(flags.sum()):,} above the threshold {detector.threshold_:.4f} "
+              f"({method}, contamination {contamination})")
+    for row in np.argsort(-scores, kind="stable")[:show]:
+        err.print(f"  {scores[row]:.4f}  {escape(repr(' '.join(texts[row].split())[:100]))}", highlight=False)
 
 
 @app.command()

@@ -1,0 +1,121 @@
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from lexdense import LexDense
+from lexdense.anomaly import METHODS, AnomalyDetector, complete_row, holdout_error, rank1_share, select_pair
+from lexdense.cli import app
+from lexdense.eval import evaluate
+from lexdense.io import datasets
+
+
+@pytest.fixture(scope="module")
+def space_outliers():
+    from sklearn.metrics import roc_auc_score  # noqa: F401  (checked below)
+
+    test = datasets.newsgroups("test")
+    normal = [t for t, l in zip(test.texts, test.labels) if l in ("rec.sport.hockey", "comp.graphics", "sci.med")]
+    normal = [normal[i] for i in np.random.default_rng(0).permutation(len(normal))[:900]]
+    space = [t for t, l in zip(test.texts, test.labels) if l == "sci.space"][:40]
+    model = LexDense.load("lexdense-base")
+    return model, normal[:600], normal[600:] + space, np.r_[np.zeros(len(normal) - 600), np.ones(len(space))]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_detector_ranks_planted_outliers_and_has_pyod_attributes(space_outliers, method):
+    from sklearn.metrics import roc_auc_score
+
+    model, train, test, labels = space_outliers
+    detector = AnomalyDetector(method, contamination=0.1, model=model).fit(train)
+    assert detector.decision_scores_.shape == (len(train),)
+    assert detector.labels_.mean() == pytest.approx(0.1, abs=0.03)
+    scores = detector.decision_function(test)
+    assert roc_auc_score(labels, scores) > 0.6
+    assert set(np.unique(detector.predict(test))) <= {0, 1}
+    proba = detector.predict_proba(test)
+    assert proba.shape == (len(test), 2) and np.allclose(proba.sum(axis=1), 1)
+
+
+def test_knn_separates_topics_well(space_outliers):
+    from sklearn.metrics import roc_auc_score
+
+    model, train, test, labels = space_outliers
+    scores = AnomalyDetector("knn", model=model).fit(train).decision_function(test)
+    assert roc_auc_score(labels, scores) > 0.85
+
+
+def test_bad_detector_options():
+    with pytest.raises(ValueError, match="unknown method 'svm'"):
+        AnomalyDetector("svm")
+    with pytest.raises(ValueError, match="contamination"):
+        AnomalyDetector("knn", contamination=0.9)
+    with pytest.raises(ValueError, match="at least 10"):
+        AnomalyDetector("knn", model=None).fit(vectors=np.ones((3, 4)))
+
+
+def test_row_completion_recovers_rank_one_structure_and_the_additive_baseline():
+    rng = np.random.default_rng(0)
+    u, v = rng.uniform(0.5, 1, 7), rng.uniform(0.5, 1, 10)
+    matrix = np.outer(u, v) + rng.uniform(size=7)[:, None] + rng.uniform(size=10)[None, :]
+    known, new = matrix[:-1], matrix[-1]
+    predicted = complete_row(known, {0: new[0], 3: new[3], 7: new[7]}, rank=1)
+    assert np.allclose(predicted, new, atol=1e-9)
+    additive = complete_row(known, {0: new[0], 3: new[3]}, rank=0)
+    assert np.allclose(additive - known.mean(axis=0), additive[0] - known[:, 0].mean())
+    share = rank1_share(matrix)
+    assert share["double_centred"] == pytest.approx(1.0) and 0 < share["raw"] <= 1
+    held = holdout_error(matrix, n_observed=3, repeats=5)
+    assert held["mae_rank1"] < 1e-9 < held["mae_additive"]
+
+
+def test_select_pair_measures_budget_cells_and_predicts_the_rest(space_outliers):
+    model, train, test, labels = space_outliers
+    cells = [f"{e}|{d}" for e in ("lexdense-base", "tfidf-lsa256") for d in METHODS]
+    rng = np.random.default_rng(1)
+    matrix = {"cells": cells, "auroc": rng.uniform(0.5, 0.9, size=(4, len(cells))).tolist(),
+              "select_holdout": {"mae_rank1": 0.1, "mae_additive": 0.05}}
+    result = select_pair(train, test, labels, budget=3, model=model, matrix=matrix)
+    assert sum(r["measured"] for r in result["cells"]) == 3 and result["rank"] == 0
+    assert result["choice"] in cells and len(result["cells"]) == len(cells)
+    from sklearn.metrics import roc_auc_score
+
+    from lexdense.anomaly import TfidfLsa
+
+    for row in (r for r in result["cells"] if r["measured"]):  # each measured value is recomputable
+        embedding, method = row["cell"].split("|")
+        encoder = TfidfLsa().fit(train) if embedding == "tfidf-lsa256" else model
+        detector = AnomalyDetector(method, model=encoder).fit(train)
+        assert row["auroc"] == pytest.approx(roc_auc_score(labels, detector.decision_function(test)), abs=1e-6)
+
+
+def test_anomaly_eval_tasks_beat_random_vectors():
+    class Noise:
+        def encode(self, texts):
+            return np.random.default_rng(len(texts)).normal(size=(len(texts), 16))
+
+    ours = evaluate(LexDense.load("lexdense-base"), tasks=["anomaly"], quick=True)
+    noise = evaluate(Noise(), tasks=["anomaly-reuters", "anomaly-20ng"], quick=True)
+    assert set(ours["tasks"]) == {"anomaly-20ng", "anomaly-reuters", "anomaly-healthtweets", "anomaly-election-tweets"}
+    assert ours["tasks"]["anomaly-reuters"]["main_score"] > noise["tasks"]["anomaly-reuters"]["main_score"] + 0.2
+    assert ours["tasks"]["anomaly-20ng"]["main_score"] > 0.7 and 0.35 < noise["tasks"]["anomaly-20ng"]["main_score"] < 0.65
+
+
+def test_anomalies_command(tmp_path, space_outliers):
+    _, train, test, labels = space_outliers
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "text": t, "is_anomaly": int(l)}) + "\n"
+                              for i, (t, l) in enumerate(zip(test, labels))))
+    normals = tmp_path / "normal.jsonl"
+    normals.write_text("".join(json.dumps({"text": t}) + "\n" for t in train))
+    out = tmp_path / "scores.parquet"
+    result = CliRunner().invoke(app, ["anomalies", str(corpus), "-o", str(out), "--fit-on", str(normals)])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out).to_pydict()
+    assert table["id"] == list(range(len(test)))
+    flagged = np.asarray(table["is_anomaly"])
+    assert flagged[labels == 1].mean() > flagged[labels == 0].mean() + 0.3
+    bad = CliRunner().invoke(app, ["anomalies", str(corpus), "--select", "--label-field", "nope"])
+    assert bad.exit_code == 2 and "no field 'nope'" in bad.output
