@@ -80,3 +80,13 @@ def test_keyword_topics_benchmark_quick():
     for dataset in ("20 Newsgroups", "Reuters R8"):
         ours = results[dataset]["rows"]["lexdense KeywordTopics"]
         assert ours["auc_mean"] > 0.9 and ours["micro_f1"] > 0.5 and 0 <= ours["ece"] < 0.3
+
+
+def test_anomaly_and_discover_benchmarks_quick():
+    anomaly = load("anomaly")
+    results = anomaly.main(["--quick", "--no-deep"])
+    assert results["mean_auroc"]["knn"]["lexdense-base"] > 0.7
+    assert set(results["select_holdout"]) >= {"mae_rank1", "mae_additive"}
+    discover = load("discover")
+    rows = discover.main(["--quick", "--no-bertopic"])["rows"]
+    assert rows["lexdense discover on lexdense-base (reassign)"]["nmi"] > 0.4
