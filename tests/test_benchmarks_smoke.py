@@ -90,3 +90,11 @@ def test_anomaly_and_discover_benchmarks_quick():
     discover = load("discover")
     rows = discover.main(["--quick", "--no-bertopic"])["rows"]
     assert rows["lexdense discover on lexdense-base (reassign)"]["nmi"] > 0.4
+
+
+def test_explain_benchmark_quick():
+    explain = load("explain")
+    results = explain.main(["--quick"])
+    vocabulary = results["banks"]["vocabulary (20,000 words)"]
+    assert 0.3 < vocabulary["fidelity_mean"] <= 1 and vocabulary["code_accuracy"] > 0.4
+    assert results["probe"]["median_dims"] >= 1
