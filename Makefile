@@ -1,7 +1,7 @@
 # make demo   set up and run the demo on bundled data
 # make test   set up and run the test suite
 # make model  reproduce the shipped lexdense-base model (about 11 minutes on 2 cores)
-# make bench  speed, quality and memory benchmarks against the baselines, then README figures (not in CI)
+# make bench  speed, quality, memory, eval and workflow benchmarks, then README figures (not in CI)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 POTION := .cache/potion-base-8M
 
-.PHONY: demo test model bench bench-quick setup clean
+.PHONY: demo test model bench bench-workflows setup clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,18 @@ bench: $(STAMP) $(POTION)/model.safetensors
 	$(PY) benchmarks/quality.py --model lexdense-base --teacher --potion $(POTION) --tfidf --json benchmarks/results/quality.json
 	$(PY) benchmarks/memory.py --json benchmarks/results/memory.json
 	$(VENV)/bin/lexdense eval -m lexdense-base -m potion:$(POTION) -m glove -m tfidf -m bm25 -m st:sentence-transformers/all-MiniLM-L6-v2 --json benchmarks/results/eval.json --chart docs/eval.png
+	$(MAKE) bench-workflows
+
+# the workflow benchmarks of issues 4 and 5 (about 40 minutes on 2 cores)
+bench-workflows: $(STAMP) $(POTION)/model.safetensors
+	$(PIP) install -q -r requirements/bench.txt
+	$(PY) benchmarks/search.py --rows 100000 --json benchmarks/results/search.json
+	$(PY) benchmarks/classify.py --json benchmarks/results/classify.json
+	$(PY) benchmarks/dedup.py --json benchmarks/results/dedup.json
+	$(PY) benchmarks/keyword_topics.py --json benchmarks/results/keyword_topics.json
+	$(PY) benchmarks/anomaly.py --teacher --potion $(POTION) --json benchmarks/results/anomaly.json
+	$(PY) benchmarks/discover.py --teacher --scale 100000 --json benchmarks/results/discover.json
+	$(PY) benchmarks/explain.py --json benchmarks/results/explain.json
 	$(PY) benchmarks/report.py
 
 clean:

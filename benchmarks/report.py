@@ -164,6 +164,48 @@ def workflows_block() -> str:
                 name = "lexdense (cosine)" if method == "lexdense" else "MinHash LSH (Jaccard)"
                 out.append(f"| {name} | {threshold} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
                            f"{r['seconds']:.1f} |")
+    anomaly = load("anomaly")
+    if anomaly:
+        embs = list(next(iter(anomaly["mean_auroc"].values())))
+        out += ["", "**Anomaly detection**, Text-ADBench protocol, AUROC averaged over the four `anomaly-*` tasks "
+                "(`python benchmarks/anomaly.py --teacher --potion .cache/potion-base-8M --json benchmarks/results/anomaly.json`):",
+                "", "| detector | " + " | ".join(embs) + " |", "|---|" + "---|" * len(embs)]
+        for det, row in anomaly["mean_auroc"].items():
+            out.append(f"| {det} | " + " | ".join(f"{row[e]:.3f}" for e in embs) + " |")
+        share, held = anomaly["rank1_share"], anomaly["select_holdout"]
+        out += ["", f"Rank-1 share of the AUROC matrix: {share['raw']:.3f} raw, **{share['double_centred']:.3f} "
+                f"double-centred**. `--select` completion, each dataset left out with 3 of {held['cells']} cells "
+                f"observed: mean absolute error {held['mae_rank1']:.3f} (rank 1) vs {held['mae_additive']:.3f} "
+                f"(additive baseline); regret of the pick {held['regret_rank1']:.3f} vs {held['regret_additive']:.3f}."]
+    discover = load("discover")
+    if discover:
+        out += ["", f"**Topic discovery**, 20 Newsgroups test ({discover['documents']:,} posts) "
+                "(`python benchmarks/discover.py --teacher --scale 100000 --json benchmarks/results/discover.json`):", "",
+                "| pipeline | NMI | ARI | topic diversity | outliers | topics | seconds |", "|---|---|---|---|---|---|---|"]
+        for name, r in discover["rows"].items():
+            out.append(f"| {name} | {r['nmi']:.3f} | {r['ari']:.3f} | {r['diversity']:.3f} | {r['outliers']:.1%} | "
+                       f"{r['topics']} | {r['seconds']:.0f} |")
+        if "scale" in discover:
+            sc = discover["scale"]
+            out += ["", f"{sc['documents']:,} documents end to end (embedding, UMAP, HDBSCAN, 50 topics, keywords): "
+                    f"**{sc['seconds']:.0f} s**; outliers {sc['outliers_clustering']:.0%} after clustering, "
+                    f"{sc['outliers_final']:.0%} after reassignment."]
+    explain = load("explain")
+    if explain:
+        out += ["", f"**Concept explanations**, 20 Newsgroups ({explain['train']:,} train / {explain['test']:,} test) "
+                "(`python benchmarks/explain.py --json benchmarks/results/explain.json`); logistic regression on "
+                f"the raw embedding: {explain['raw_accuracy']:.3f}:", "",
+                "| concept bank | fidelity (mean) | concepts per text | LR accuracy on the codes | ms per text |",
+                "|---|---|---|---|---|"]
+        for name, r in explain["banks"].items():
+            out.append(f"| {name} | {r['fidelity_mean']:.3f} | {r['concepts_mean']:.1f} | {r['code_accuracy']:.3f} | "
+                       f"{r['seconds_per_doc'] * 1000:.0f} |")
+        curve = explain["probe"]["accuracy_by_dims_mean"]
+        out += ["", "Net2Vec probes (one newsgroup vs the rest, balanced accuracy by top-k dimensions): "
+                + ", ".join(f"k={k} {v:.3f}" for k, v in curve.items())
+                + f"; median dimensions for 95% of the full probe: {explain['probe']['median_dims']:.0f}. "
+                "Most shared top dimensions: " + ", ".join(f"{p['a']} ~ {p['b']} ({p['jaccard']:.2f})"
+                                                           for p in explain["probe"]["most_shared"][:3]) + "."]
     return "\n".join(out).strip() or "(not measured yet)"
 
 
