@@ -785,6 +785,33 @@ def explain(
 
 @app.command()
 @_guard
+def serve(
+    index: Optional[Path] = typer.Option(None, help="Index directory for /search and the page"),
+    classifier: Optional[Path] = typer.Option(None, help="Classifier directory for /classify"),
+    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, help="Port"),
+    max_texts: int = typer.Option(1024, help="Most texts per request"),
+    max_body_mb: float = typer.Option(8.0, help="Largest request body (MiB)"),
+) -> None:
+    """Serve /embed, /search, /classify, /topics and a search page (FastAPI + uvicorn).
+
+    Set LEXDENSE_TOKEN in the environment to require 'Authorization: Bearer <token>'."""
+    import os
+
+    import uvicorn
+
+    from lexdense.serve import create_app
+
+    token = os.environ.get("LEXDENSE_TOKEN") or None
+    application = create_app(model=model, index=index, classifier=classifier, token=token, max_texts=max_texts,
+                             max_body_bytes=int(max_body_mb * 2**20))
+    err.print(f"lexdense serving on http://{host}:{port}/ (auth {'on' if token else 'off'})")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command()
+@_guard
 def demo(
     model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
     teacher_docs: int = typer.Option(300, help="Articles the teacher embeds for the comparison"),

@@ -1,0 +1,321 @@
+"""The lexdense HTTP API and its page.
+
+Endpoints: ``GET /health``, ``POST /embed``, ``POST /search`` (needs an index directory),
+``POST /classify`` (needs a classifier directory), ``POST /topics`` (keyword-defined topics,
+zero-shot), ``GET /topic-map`` (a 2-D map of the index's documents by discovered topic),
+``GET /`` (the page), ``GET /openapi.json``.
+
+- Concurrent ``/embed`` requests are batched: texts wait at most ``batch_wait_ms`` in a queue
+  and are embedded together (one compiled call), then each request gets its rows back.
+- Limits: request bodies above ``max_body_bytes`` get 413 before parsing; more than
+  ``max_texts`` texts, or a text longer than ``max_text_chars``, get 422.
+- Auth: with a token (``LEXDENSE_TOKEN`` for ``lexdense serve``), every endpoint but
+  ``/health`` and the page needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+PAGE = Path(__file__).with_name("page.html")
+
+
+class EmbedRequest(BaseModel):
+    texts: list[str] = Field(..., description="Texts to embed (unit-length vectors come back)")
+
+
+class EmbedResponse(BaseModel):
+    model: str
+    dim: int
+    embeddings: list[list[float]]
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(..., max_length=10_000)
+    k: int = Field(10, ge=1, le=1000)
+    mode: Literal["dense", "bm25", "hybrid"] = "dense"
+    where: dict[str, list[str]] | None = None
+
+
+class Hit(BaseModel):
+    row: int
+    score: float
+    text: str
+    metadata: dict
+    highlights: list[list[int]] = Field(..., description="[start, end) character spans of query words in the text")
+
+
+class SearchResponse(BaseModel):
+    results: list[Hit]
+
+
+class ClassifyRequest(BaseModel):
+    texts: list[str]
+
+
+class ClassifyResponse(BaseModel):
+    labels: list[str]
+    probabilities: list[dict[str, float]]
+
+
+class TopicsRequest(BaseModel):
+    texts: list[str]
+    keywords: dict[str, list[str]] = Field(..., description="label -> keywords (at least two labels)")
+    abstain: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class TopicsResponse(BaseModel):
+    labels: list[str | None]
+    confidence: list[float]
+
+
+class BodyLimit:
+    """ASGI middleware: 413 once a request body passes ``limit`` bytes (declared or streamed)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            return await self.app(scope, limited, send)
+        except _TooLarge:
+            return await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class MicroBatcher:
+    """Collects texts from concurrent requests and embeds them in one call."""
+
+    def __init__(self, model, max_batch: int = 2048, wait_ms: float = 2.0):
+        self.model, self.max_batch, self.wait = model, max_batch, wait_ms / 1000
+        self.queue: asyncio.Queue | None = None
+        self.task: asyncio.Task | None = None
+        self.batches = 0
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        if self.task is None or self.task.done():
+            self.queue = asyncio.Queue()
+            self.task = asyncio.create_task(self._run())
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await self.queue.get()]
+            size = len(items[0][0])
+            deadline = loop.time() + self.wait
+            while size < self.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), timeout)
+                except asyncio.TimeoutError:
+                    break
+                items.append(item)
+                size += len(item[0])
+            texts = [t for item, _ in items for t in item]
+            try:
+                vectors = await loop.run_in_executor(None, self.model.encode, texts)
+                self.batches += 1
+                start = 0
+                for item, future in items:
+                    if not future.done():
+                        future.set_result(vectors[start:start + len(item)])
+                    start += len(item)
+            except Exception as exc:  # hand the error to every waiting request
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(exc)
+
+
+def highlight_spans(text: str, query: str) -> list[list[int]]:
+    """Character spans of the words of ``text`` that are also words of ``query`` (the
+    featurizer's own word rule, case-insensitive)."""
+    import re
+
+    from lexdense.text.featurizer import _WORD_RE, words
+
+    wanted = set(words(query))
+    if not wanted:
+        return []
+    return [[m.start(), m.end()] for m in re.finditer(_WORD_RE.pattern, text, flags=re.IGNORECASE)
+            if m.group(0).lower() in wanted]
+
+
+def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
+               classifier: str | os.PathLike | None = None, token: str | None = None,
+               max_texts: int = 1024, max_text_chars: int = 200_000, max_body_bytes: int = 8 << 20,
+               batch_wait_ms: float = 2.0) -> FastAPI:
+    from lexdense.model import LexDense
+
+    embedder = LexDense.load(model) if isinstance(model, (str, os.PathLike)) else model
+    search_index = None
+    if index is not None:
+        from lexdense.search import SearchIndex
+
+        search_index = SearchIndex.load(index, model=embedder)
+    clf = None
+    if classifier is not None:
+        from lexdense.classify import EmbeddingClassifier
+
+        clf = EmbeddingClassifier.load(classifier, model=embedder)
+    batcher = MicroBatcher(embedder, wait_ms=batch_wait_ms)
+    state: dict = {}
+
+    app = FastAPI(title="lexdense", version=_version(),
+                  description="Fast lexical-dense text embeddings: embed, search, classify, topics.")
+    app.state.batcher = batcher
+
+    def authorize(request: Request) -> None:
+        if token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def check_texts(texts: list[str]) -> None:
+        if len(texts) > max_texts:
+            raise HTTPException(422, f"at most {max_texts} texts per request, got {len(texts)}")
+        for i, text in enumerate(texts):
+            if len(text) > max_text_chars:
+                raise HTTPException(422, f"text {i} has {len(text)} characters; the limit is {max_text_chars}")
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "model": embedder.config.get("name", "lexdense"), "dim": embedder.dim,
+                "index_rows": len(search_index) if search_index is not None else None,
+                "classifier": clf is not None, "auth": token is not None}
+
+    @app.post("/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)])
+    async def embed(body: EmbedRequest) -> dict:
+        check_texts(body.texts)
+        vectors = await batcher.embed(body.texts) if body.texts else np.zeros((0, embedder.dim), np.float32)
+        return {"model": embedder.config.get("name", "lexdense"), "dim": embedder.dim,
+                "embeddings": np.round(vectors, 6).tolist()}
+
+    @app.post("/search", response_model=SearchResponse, dependencies=[Depends(authorize)])
+    def search(body: SearchRequest) -> dict:
+        if search_index is None:
+            raise HTTPException(404, "no index loaded: start the server with --index DIR")
+        try:
+            hits = search_index.search(body.query, k=body.k, mode=body.mode, where=body.where or None)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        results = []
+        for hit in hits:
+            text = str(hit.pop("text", ""))
+            row, score = hit.pop("row"), hit.pop("score")
+            metadata = {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v)) for k, v in hit.items()}
+            results.append({"row": row, "score": score, "text": text, "metadata": metadata,
+                            "highlights": highlight_spans(text, body.query)})
+        return {"results": results}
+
+    @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorize)])
+    async def classify(body: ClassifyRequest) -> dict:
+        if clf is None:
+            raise HTTPException(404, "no classifier loaded: start the server with --classifier DIR")
+        check_texts(body.texts)
+        if not body.texts:
+            return {"labels": [], "probabilities": []}
+        vectors = await batcher.embed(body.texts)
+        proba = clf.predict_proba(vectors=vectors)
+        names = [str(c) for c in clf.classes_]
+        return {"labels": [names[i] for i in proba.argmax(axis=1)],
+                "probabilities": [dict(zip(names, map(float, row))) for row in proba]}
+
+    @app.post("/topics", response_model=TopicsResponse, dependencies=[Depends(authorize)])
+    async def topics(body: TopicsRequest) -> dict:
+        from lexdense.labels import KeywordTopics
+
+        check_texts(body.texts)
+        try:
+            estimator = KeywordTopics(body.keywords, model=embedder, abstain=body.abstain, min_seeds=1)
+            vectors = await batcher.embed(body.texts) if body.texts else None
+            if vectors is None:
+                return {"labels": [], "confidence": []}
+            estimator.fit(vectors=vectors)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        proba = estimator.predict_proba(vectors=vectors)
+        return {"labels": estimator.predict(vectors=vectors), "confidence": proba.max(axis=1).round(6).tolist()}
+
+    @app.get("/topic-map", dependencies=[Depends(authorize)])
+    def topic_map(points: int = 3000) -> dict:
+        """Index documents in 2-D (PCA of a sample) coloured by discovered topics, cached."""
+        if search_index is None:
+            raise HTTPException(404, "no index loaded: start the server with --index DIR")
+        if not 10 <= points <= 20000:
+            raise HTTPException(422, "points must be between 10 and 20000")
+        if state.get("map_points") != points:
+            state["map"] = _topic_map(search_index, points)
+            state["map_points"] = points
+        return state["map"]
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return PAGE.read_text(encoding="utf-8")
+
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    return app
+
+
+def _topic_map(index, points: int) -> dict:
+    from lexdense.discover import TopicDiscovery
+
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.permutation(len(index))[:points])
+    texts = index.table.column("text").take(rows).to_pylist()
+    vectors = index.vectors[rows]
+    size = max(5, len(rows) // 60)
+    if len(rows) < 2 * size:
+        return {"points": [], "topics": []}
+    try:
+        fitted = TopicDiscovery(model=None, reducer="pca", min_cluster_size=size, outliers="reassign",
+                                n_topics=12).fit(texts, vectors=vectors)
+    except ValueError:
+        return {"points": [], "topics": []}
+    xy = fitted.map_2d()
+    return {"points": [{"row": int(r), "x": float(x), "y": float(y), "topic": int(t), "text": " ".join(s.split())[:140]}
+                       for r, (x, y), t, s in zip(rows, xy, fitted.labels_, texts)],
+            "topics": fitted.topic_info()}
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("lexdense")
+    except Exception:
+        return "0"

@@ -1,0 +1,148 @@
+import asyncio
+import shutil
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from lexdense import LexDense
+from lexdense.classify import EmbeddingClassifier
+from lexdense.io import datasets
+from lexdense.search import SearchIndex
+from lexdense.serve import create_app
+from lexdense.serve.app import highlight_spans
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    model = LexDense.load("lexdense-base")
+    news = datasets.news_articles()
+    SearchIndex.build(news.texts[:400], metadata={"outlet": news.labels[:400], "title": news.titles[:400]},
+                      model=model).save(root / "index")
+    tweets = datasets.election_tweets()
+    EmbeddingClassifier(model=model).fit(tweets.texts[:800], tweets.labels[:800]).save(root / "clf")
+    app = create_app(model=model, index=root / "index", classifier=root / "clf", max_texts=50,
+                     max_body_bytes=200_000)
+    return model, app, news
+
+
+def test_health_embed_and_openapi(served):
+    model, app, _ = served
+    client = TestClient(app)
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["index_rows"] == 400 and health["dim"] == model.dim
+    texts = ["the cat sat", "stocks fell on monday"]
+    body = client.post("/embed", json={"texts": texts}).json()
+    assert np.allclose(np.asarray(body["embeddings"]), model.encode(texts), atol=1e-5)
+    schema = client.get("/openapi.json").json()
+    assert {"/embed", "/search", "/classify", "/topics", "/health", "/topic-map"} <= set(schema["paths"])
+
+
+def test_bad_requests_get_clear_4xx(served):
+    _, app, _ = served
+    client = TestClient(app)
+    assert client.post("/embed", json={"texts": ["x"] * 51}).status_code == 422
+    assert client.post("/embed", json={"texts": [1, 2]}).status_code == 422
+    assert client.post("/embed", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    big = client.post("/embed", json={"texts": ["word " * 50_000]})
+    assert big.status_code == 413 and "bytes" in big.json()["detail"]
+    assert client.post("/search", json={"query": "x", "mode": "fuzzy"}).status_code == 422
+    assert client.post("/search", json={"query": "x", "where": {"colour": ["red"]}}).status_code == 422
+    assert client.post("/topics", json={"texts": ["a"], "keywords": {"only": ["one"]}}).status_code == 422
+
+
+def test_search_classify_topics_and_map(served):
+    _, app, news = served
+    client = TestClient(app)
+    hits = client.post("/search", json={"query": news.titles[5], "k": 5, "mode": "hybrid"}).json()["results"]
+    assert hits[0]["row"] == 5 and hits[0]["metadata"]["outlet"] == news.labels[5]
+    text, spans = hits[0]["text"], hits[0]["highlights"]
+    assert spans and all(text[a:b].lower() in news.titles[5].lower() for a, b in spans)
+    only = client.post("/search", json={"query": "war", "where": {"outlet": ["www.bbc.co.uk"]}}).json()["results"]
+    assert only and all(h["metadata"]["outlet"] == "www.bbc.co.uk" for h in only)
+    labels = client.post("/classify", json={"texts": ["Crooked Hillary! Make America great again!"]}).json()
+    assert labels["labels"] == ["realDonaldTrump"] and abs(sum(labels["probabilities"][0].values()) - 1) < 1e-5
+    topics = client.post("/topics", json={"texts": ["the goalie saved a shot", "nasa launched a rocket",
+                                                    "the team won the hockey game", "the shuttle reached orbit"],
+                                          "keywords": {"hockey": ["hockey", "goalie"], "space": ["nasa", "orbit"]}})
+    assert topics.json()["labels"] == ["hockey", "space", "hockey", "space"]
+    topic_map = client.get("/topic-map", params={"points": 300}).json()
+    assert len(topic_map["points"]) == 300 and topic_map["topics"]
+
+
+def test_bearer_token_is_required_when_set(served):
+    model, _, _ = served
+    client = TestClient(create_app(model=model, token="s3cret"))
+    assert client.get("/health").status_code == 200
+    assert client.post("/embed", json={"texts": ["x"]}).status_code == 401
+    assert client.post("/embed", json={"texts": ["x"]}, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.post("/embed", json={"texts": ["x"]}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.post("/search", json={"query": "x"}, headers={"Authorization": "Bearer s3cret"}).status_code == 404
+
+
+def test_concurrent_requests_are_batched(served):
+    model, _, _ = served
+    app = create_app(model=model, batch_wait_ms=20)
+    texts = [f"request number {i} about topic {i % 7}" for i in range(40)]
+
+    async def run():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            replies = await asyncio.gather(*[client.post("/embed", json={"texts": [t]}) for t in texts])
+        return [r.json()["embeddings"][0] for r in replies]
+
+    vectors = asyncio.run(run())
+    assert np.allclose(np.asarray(vectors), model.encode(texts), atol=1e-5)
+    assert app.state.batcher.batches < len(texts)
+
+
+def test_highlight_spans():
+    assert highlight_spans("The Fed raised RATES; rates rose.", "rates fed") == [[4, 7], [15, 20], [22, 27]]
+    assert highlight_spans("anything", "   ") == []
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (make installs it as root)")
+def test_page_in_headless_chromium(served, tmp_path):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    _, app, news = served
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.fill("#query", news.titles[5])
+            page.press("#query", "Enter")
+            page.wait_for_selector(".hit mark")
+            assert page.locator(".hit").count() >= 5
+            first = page.locator(".hit").first.inner_text()
+            assert news.texts[5][:40].split()[0] in first
+            shot = tmp_path / "search.png"
+            page.screenshot(path=str(shot))
+            page.click("#tab-map")
+            page.wait_for_function("document.getElementById('legend').children.length > 0", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "map.png"))
+            browser.close()
+        from PIL import Image
+
+        for name in ("search.png", "map.png"):
+            image = np.asarray(Image.open(tmp_path / name).convert("L"), dtype=float)
+            assert image.shape == (800, 1000) and image.std() > 10  # not a blank page
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
