@@ -112,6 +112,14 @@ def eval_block() -> str:
             for m in models) + " |")
     lines.append("| docs/s (whole suite) | " + " | ".join(f"{data[m]['speed']['docs_per_s']:,.0f}" for m in models) + " |")
     lines.append("| suite time (s, embedding only) | " + " | ".join(f"{data[m]['speed']['seconds']:,.0f}" for m in models) + " |")
+    lines += ["", "docs/s is timed inside the suite (all texts of all tasks, long and short mixed) and moves with",
+              "other load on the machine; `benchmarks/speed.py` above is the controlled speed measurement."]
+    mpnet = load("mpnet")
+    if mpnet:
+        lines += ["", f"all-mpnet-base-v2 is not in the table: it embedded {mpnet['docs_per_s']:.1f} docs/s on this suite's "
+                  f"texts (`python benchmarks/mpnet_speed.py`, {mpnet['texts']} texts sampled from the suite), so the "
+                  f"{mpnet['suite_texts']:,} texts of the suite would take about {mpnet['suite_hours']:.1f} hours "
+                  "on these 2 cores; it does not fit in the time this project's runs have."]
     lines += ["", "![quality against throughput](docs/eval.png)"]
     return "\n".join(lines)
 

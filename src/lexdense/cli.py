@@ -51,8 +51,9 @@ def _guard(function):
 @app.command()
 @_guard
 def embed(
-    input: Path = typer.Argument(..., help="Corpus: .txt (one document a line), .jsonl, .csv, .tsv or .parquet"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file"),
+    input: Path = typer.Argument(..., help="Corpus: .txt (one document a line), .jsonl, .csv, .tsv, .parquet, "
+                                           "or a directory of such shards"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file (a directory for a directory input)"),
     model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
     precision: str = typer.Option("float32", help="float32, int8, uint8, binary or ubinary"),
@@ -60,19 +61,35 @@ def embed(
     batch_rows: int = typer.Option(4096, help="Records per batch (memory bound)"),
     keep_text: bool = typer.Option(False, help="Copy the text column into the output"),
     resume: bool = typer.Option(False, help="Continue a killed job from its finished parts"),
+    engine: str = typer.Option("local", help="local, or ray (Parquet in, Parquet shards out, Ray Data)"),
+    ray_address: Optional[str] = typer.Option(None, help="With --engine ray: a cluster address, or 'auto'"),
+    workers: Optional[int] = typer.Option(None, help="With --engine ray: actor pool size (default: CPUs)"),
 ) -> None:
-    """Embed a corpus file into Parquet (ids and metadata kept beside the vectors)."""
+    """Embed a corpus into Parquet (ids and metadata kept beside the vectors)."""
     from rich.progress import TextColumn
 
-    from lexdense.io.embed_job import embed_file
+    from lexdense.io.embed_job import embed_directory, embed_file
     from lexdense.io.readers import Reader
     from lexdense.model import PRECISIONS, LexDense
     from lexdense.progress import make_progress
 
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine '{engine}': expected local or ray")
+    if engine == "ray":
+        from lexdense.scale import embed_parquet
+
+        rows = embed_parquet(str(input), str(out), model=model, text_column=text_field, address=ray_address,
+                             workers=workers, precision=precision, keep_text=keep_text, batch_size=batch_rows)
+        err.print(f"wrote {out}: {rows:,} rows (Ray Data)")
+        return
     encoder = LexDense.load(model)
-    total_bytes = Reader(input, text_field=text_field).size_bytes
+    if input.is_dir():
+        shards = sorted(p for p in input.iterdir() if p.is_file())
+        total_bytes = sum(p.stat().st_size for p in shards)
+    else:
+        total_bytes = Reader(input, text_field=text_field).size_bytes
     with make_progress(TextColumn("{task.fields[rate]}"), transient=False, in_bytes=True) as progress:
         task = progress.add_task("Embedding", total=total_bytes, rate="")
         import time
@@ -87,6 +104,14 @@ def embed(
             progress.update(task, completed=min(seen["bytes"], total_bytes),
                             rate=f"{seen['docs'] / elapsed:,.0f} docs/s {seen['bytes'] / elapsed / 2**20:.1f} MiB/s")
 
+        if input.is_dir():
+            summary = embed_directory(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
+                                      precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
+                                      on_batch=on_batch)
+            progress.update(task, completed=total_bytes)
+            err.print(f"wrote {out}: {summary['shards']} shards ({summary['embedded']} embedded now, "
+                      f"{summary['skipped']} already done), {summary['rows']:,} rows; manifest {out / '_manifest.json'}")
+            return
         stats = embed_file(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
                            precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
                            resume=resume, on_batch=on_batch)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lexdense.io.atomic import atomic_file
+from lexdense.io.atomic import atomic_file, write_json
 from lexdense.io.readers import Reader
 
 ARROW_TYPES = {"float32": pa.float32(), "int8": pa.int8(), "uint8": pa.uint8(),
@@ -131,3 +131,60 @@ def _merge(parts: list[Path], out: Path) -> None:
         finally:
             if writer is not None:
                 writer.close()
+
+
+SHARD_SUFFIXES = (".parquet", ".jsonl", ".csv", ".tsv", ".txt")
+
+
+def embed_directory(
+    model,
+    input_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    text_field: str = "text",
+    batch_rows: int = 4096,
+    precision: str = "float32",
+    truncate_dim: int | None = None,
+    keep_text: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Embed a directory of shards into a directory of Parquet shards, one out per in.
+
+    ``out_dir/_manifest.json`` lists finished shards (name, rows, input size); it is
+    rewritten atomically after each shard, and each output shard is renamed into place
+    complete, so rerunning after a kill skips finished shards, resumes the interrupted one
+    from its finished parts, and leaves no duplicate or missing row. A shard whose input
+    changed since it was recorded (size or mtime) is embedded again.
+    """
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    if not input_dir.is_dir():
+        raise ValueError(f"{input_dir}: not a directory")
+    shards = sorted(p for p in input_dir.iterdir() if p.is_file() and p.suffix in SHARD_SUFFIXES
+                    and not p.name.startswith((".", "_")))
+    if not shards:
+        raise ValueError(f"{input_dir}: no shards ({', '.join(SHARD_SUFFIXES)})")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / "_manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"shards": {}}
+    settings = {"text_field": text_field, "precision": precision, "truncate_dim": truncate_dim,
+                "keep_text": keep_text, "model": model.config.get("name")}
+    if manifest.get("settings", settings) != settings:
+        raise ValueError(f"{out_dir}: made with other settings ({manifest['settings']}); use a new output directory")
+    manifest["settings"] = settings
+    done = skipped = 0
+    for shard in shards:
+        stat = shard.stat()
+        fingerprint = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        target = out_dir / (shard.stem + ".parquet")
+        record = manifest["shards"].get(shard.name)
+        if record and record["input"] == fingerprint and target.is_file():
+            skipped += 1
+            continue
+        stats = embed_file(model, shard, target, text_field=text_field, batch_rows=batch_rows, precision=precision,
+                           truncate_dim=truncate_dim, keep_text=keep_text, resume=True, on_batch=on_batch)
+        manifest["shards"][shard.name] = {"output": target.name, "rows": stats.documents + stats.resumed_documents,
+                                          "input": fingerprint}
+        write_json(manifest_path, manifest)
+        done += 1
+    return {"shards": len(shards), "embedded": done, "skipped": skipped,
+            "rows": sum(r["rows"] for r in manifest["shards"].values())}
