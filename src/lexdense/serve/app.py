@@ -78,6 +78,20 @@ class TopicsResponse(BaseModel):
     confidence: list[float]
 
 
+class ErrorResponse(BaseModel):
+    detail: str | list[dict] = Field(..., description="What was wrong with the request")
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "The body is not valid JSON", 401: "Missing or wrong bearer token",
+            404: "Nothing loaded for this endpoint", 413: "Request body too large",
+            422: "The request does not fit the schema or the limits"}
+    return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
+
+
+COMMON = (400, 401, 413, 422)
+
+
 class BodyLimit:
     """ASGI middleware: 413 once a request body passes ``limit`` bytes (declared or streamed)."""
 
@@ -218,14 +232,15 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
                 "index_rows": len(search_index) if search_index is not None else None,
                 "classifier": clf is not None, "auth": token is not None}
 
-    @app.post("/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)])
+    @app.post("/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)], responses=_errors(*COMMON))
     async def embed(body: EmbedRequest) -> dict:
         check_texts(body.texts)
         vectors = await batcher.embed(body.texts) if body.texts else np.zeros((0, embedder.dim), np.float32)
         return {"model": embedder.config.get("name", "lexdense"), "dim": embedder.dim,
                 "embeddings": np.round(vectors, 6).tolist()}
 
-    @app.post("/search", response_model=SearchResponse, dependencies=[Depends(authorize)])
+    @app.post("/search", response_model=SearchResponse, dependencies=[Depends(authorize)],
+              responses=_errors(*COMMON, 404))
     def search(body: SearchRequest) -> dict:
         if search_index is None:
             raise HTTPException(404, "no index loaded: start the server with --index DIR")
@@ -242,7 +257,8 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
                             "highlights": highlight_spans(text, body.query)})
         return {"results": results}
 
-    @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorize)])
+    @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorize)],
+              responses=_errors(*COMMON, 404))
     async def classify(body: ClassifyRequest) -> dict:
         if clf is None:
             raise HTTPException(404, "no classifier loaded: start the server with --classifier DIR")
@@ -255,7 +271,7 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
         return {"labels": [names[i] for i in proba.argmax(axis=1)],
                 "probabilities": [dict(zip(names, map(float, row))) for row in proba]}
 
-    @app.post("/topics", response_model=TopicsResponse, dependencies=[Depends(authorize)])
+    @app.post("/topics", response_model=TopicsResponse, dependencies=[Depends(authorize)], responses=_errors(*COMMON))
     async def topics(body: TopicsRequest) -> dict:
         from lexdense.labels import KeywordTopics
 
@@ -271,7 +287,7 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
         proba = estimator.predict_proba(vectors=vectors)
         return {"labels": estimator.predict(vectors=vectors), "confidence": proba.max(axis=1).round(6).tolist()}
 
-    @app.get("/topic-map", dependencies=[Depends(authorize)])
+    @app.get("/topic-map", dependencies=[Depends(authorize)], responses=_errors(401, 404, 422))
     def topic_map(points: int = 3000) -> dict:
         """Index documents in 2-D (PCA of a sample) coloured by discovered topics, cached."""
         if search_index is None:
