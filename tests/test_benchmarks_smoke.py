@@ -98,3 +98,10 @@ def test_explain_benchmark_quick():
     vocabulary = results["banks"]["vocabulary (20,000 words)"]
     assert 0.3 < vocabulary["fidelity_mean"] <= 1 and vocabulary["code_accuracy"] > 0.4
     assert results["probe"]["median_dims"] >= 1
+
+
+def test_load_benchmark_small():
+    load_test = load("load")
+    report = load_test.main(["--clients", "4", "--seconds", "2"])
+    assert report["requests"] > 4 and report["errors"] == 0
+    assert set(report["endpoints"]) == {"/embed", "/search"}

@@ -162,3 +162,25 @@ def test_crash_during_save_keeps_previous_model(tmp_path, monkeypatch):
         make_model(seed=2).save(path)
     np.testing.assert_allclose(LexDense.load(path).encode("cat"), first.encode("cat"), rtol=1e-6)
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary left behind
+
+
+def test_encode_from_many_threads_at_once():
+    """numba's workqueue layer aborts the process on concurrent parallel calls; encode must
+    serialise them. Run in a child process: an abort there fails the test, not pytest."""
+    import subprocess
+    import sys
+
+    script = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "import numpy as np\n"
+        "from lexdense import LexDense\n"
+        "m = LexDense.load('lexdense-base')\n"
+        "texts = [f'text number {i} about stocks and hockey' for i in range(64)]\n"
+        "expected = m.encode(texts)\n"
+        "with ThreadPoolExecutor(8) as pool:\n"
+        "    results = list(pool.map(lambda i: m.encode(texts), range(200)))\n"
+        "assert all(np.array_equal(r, expected) for r in results)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

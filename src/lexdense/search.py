@@ -213,16 +213,21 @@ class SearchIndex:
         if self._bm25 is None:
             import bm25s
 
+            tokens = bm25s.tokenize(self.table.column("text").to_pylist(), stopwords="en", show_progress=False)
+            if not tokens.vocab:  # no indexable word anywhere: BM25 finds nothing
+                self._bm25 = False
+                return None
             retriever = bm25s.BM25()
-            retriever.index(bm25s.tokenize(self.table.column("text").to_pylist(), stopwords="en",
-                                           show_progress=False), show_progress=False)
+            retriever.index(tokens, show_progress=False)
             self._bm25 = retriever
-        return self._bm25
+        return self._bm25 or None
 
     def _lexical(self, queries: list[str], k: int, mask: np.ndarray | None):
         import bm25s
 
         retriever = self._bm25_index()
+        if retriever is None:
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
         tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
         out = []
         for words in tokens:
@@ -320,13 +325,14 @@ class SearchIndex:
         if has_ann:
             self._grow_ann()
             self._ann.save(str(tmp_gen / "ann.usearch"))
-        if self.use_bm25 and len(self):
+        has_bm25 = bool(self.use_bm25 and len(self) and self._bm25_index() is not None)
+        if has_bm25:
             self._bm25_index().save(str(tmp_gen / "bm25"))
         os.replace(tmp_gen, gen_dir)
         manifest = {
             "format": FORMAT, "version": VERSION, "generation": generation, "rows": len(self),
             "dim": int(self.vectors.shape[1]) if len(self) else 0, "model": self.model_name,
-            "ann_threshold": self.ann_threshold, "bm25": self.use_bm25 and len(self) > 0,
+            "ann_threshold": self.ann_threshold, "bm25": has_bm25, "use_bm25": self.use_bm25,
             "ann": has_ann, "parts": parts, "columns": self.table.column_names if self.table is not None else [],
         }
         write_json(path / "manifest.json", manifest)
@@ -358,7 +364,8 @@ class SearchIndex:
             raise IndexError_(f"{manifest_file}: index format version {manifest.get('version')}, "
                               f"this lexdense reads {VERSION}")
         chosen = model if model is not None else manifest.get("model")
-        index = cls(model=chosen, ann_threshold=manifest["ann_threshold"], bm25=manifest["bm25"])
+        index = cls(model=chosen, ann_threshold=manifest["ann_threshold"],
+                    bm25=manifest.get("use_bm25", manifest["bm25"]))
         tables = []
         for part in manifest["parts"]:
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from lexdense.text import kernels
+
+# numba's workqueue threading layer (the default here, see kernels.py) aborts the process when
+# two Python threads enter a parallel kernel (embed_sum) at once, so those calls are serialised. Each
+# call already uses every core; a web server or thread pool loses nothing by queueing.
+_PARALLEL = threading.Lock()
 
 # The tokenizer.json pre-tokenizer says in HF `tokenizers` terms what the kernel does in bytes.
 SEPARATOR_PATTERN = r"[^0-9A-Za-z\x{80}-\x{10FFFF}]+"
@@ -107,8 +113,9 @@ class Featurizer:
         buf, offsets = pack(texts)
         n_min, n_max = self.ngram_range
         out = np.empty((len(texts), token_rows.shape[1]), dtype=np.float32)
-        found = kernels.embed_sum(buf, offsets, self.keys, self.values, token_rows, char_rows,
-                                  n_min, n_max, self.use_bigrams, out)
+        with _PARALLEL:
+            found = kernels.embed_sum(buf, offsets, self.keys, self.values, token_rows, char_rows,
+                                      n_min, n_max, self.use_bigrams, out)
         return out, found
 
     def tokenizer_json(self) -> dict:
