@@ -105,3 +105,9 @@ def test_load_benchmark_small():
     report = load_test.main(["--clients", "4", "--seconds", "2"])
     assert report["requests"] > 4 and report["errors"] == 0
     assert set(report["endpoints"]) == {"/embed", "/search"}
+
+
+def test_scaling_benchmark_small():
+    scaling = load("scaling")
+    result = scaling.main(["--size-mib", "4"])
+    assert set(result["threads"]) == {1, 2} and result["per_billion"]["core_hours"] > 0

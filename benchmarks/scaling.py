@@ -1,0 +1,71 @@
+"""Core scaling of `lexdense embed`: the same input embedded with 1 and with 2 threads (each a
+fresh process, NUMBA_NUM_THREADS), docs/s in total and per core, and the cost per billion
+documents this implies.
+
+    python benchmarks/scaling.py --size-mib 256 --json benchmarks/results/scaling.json
+    python benchmarks/scaling.py --size-mib 8          # smoke size
+
+Input: NewsArticles lines repeated to the size asked (as benchmarks/memory.py). End to end:
+reading, embedding and writing Parquet, as a user runs it. The cost line multiplies the
+measured per-core rate out to 10^9 documents of this length at a price per core-hour you
+pass (--price, default $0.04, a typical on-demand price of one vCPU; change it to yours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--price", type=float, default=0.04, help="price of one core-hour")
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    from memory import build_corpus
+
+    result: dict = {"size_mib": args.size_mib, "threads": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.txt"
+        docs = build_corpus(corpus, args.size_mib << 20)
+        result["documents"] = docs
+        for threads in (1, 2):
+            out = Path(tmp) / f"out-{threads}.parquet"
+            env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+                   "OPENBLAS_NUM_THREADS": str(threads)}
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "lexdense.cli", "embed", str(corpus), "--out", str(out)],
+                           check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seconds = time.perf_counter() - start
+            result["threads"][threads] = {"seconds": seconds, "docs_per_s": docs / seconds,
+                                          "docs_per_s_per_core": docs / seconds / threads}
+    one, two = result["threads"][1], result["threads"][2]
+    result["speedup_2_threads"] = two["docs_per_s"] / one["docs_per_s"]
+    result["per_core_efficiency"] = two["docs_per_s_per_core"] / one["docs_per_s_per_core"]
+    core_hours = 1e9 / one["docs_per_s_per_core"] / 3600
+    result["per_billion"] = {"core_hours": core_hours, "price_per_core_hour": args.price,
+                             "cost": core_hours * args.price, "mean_doc_bytes": (args.size_mib << 20) / docs}
+    print(f"{docs:,} documents ({args.size_mib} MiB, {result['per_billion']['mean_doc_bytes']:,.0f} B each), end to end:")
+    for threads, r in result["threads"].items():
+        print(f"  {threads} thread(s): {r['docs_per_s']:,.0f} docs/s, {r['docs_per_s_per_core']:,.0f} docs/s per core")
+    print(f"  2 threads: {result['speedup_2_threads']:.2f}x, per-core efficiency {result['per_core_efficiency']:.0%}")
+    print(f"  10^9 such documents: {core_hours:,.0f} core-hours, ${result['per_billion']['cost']:,.0f} at "
+          f"${args.price}/core-hour")
+    if args.json:
+        from lexdense.io.atomic import write_json
+
+        write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
