@@ -200,6 +200,7 @@ def test_unavailable_dataset_is_skipped_by_default_and_named_when_asked(monkeypa
     monkeypatch.setitem(task_module.TASKS, "fortunes-clustering", missing)
     monkeypatch.setattr(task_module, "TASKS", {"fortunes-clustering": missing,
                                                "r8-classification": task_module.TASKS["r8-classification"]})
+    monkeypatch.setitem(task_module.GROUPS, "core", ["fortunes-clustering", "r8-classification"])
     result = evaluate(LexDense.load("lexdense-base"), quick=True)
     assert list(result["tasks"]) == ["r8-classification"]
     assert "apt-get install fortunes" in result["skipped"]["fortunes-clustering"]

@@ -198,13 +198,9 @@ class TopicDiscovery:
 
     def plot_map(self, path: str | os.PathLike, max_points: int = 20000) -> Path:
         """PNG of documents in 2-D (the reducer with 2 components), coloured by topic."""
-        import matplotlib
+        from lexdense.eval.chart import pyplot, save_png
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from lexdense.io.atomic import atomic_file
-
+        plt = pyplot()
         xy = self.map_2d()
         rng = np.random.default_rng(self.seed)
         shown = rng.permutation(len(xy))[:max_points]
@@ -220,22 +216,13 @@ class TopicDiscovery:
                 axes.annotate(f"{t}: {' '.join(info['keywords'][:2])}", (cx, cy), fontsize=7, ha="center")
         axes.set_xticks([]); axes.set_yticks([])
         axes.set_title(f"{len(self.topic_vectors_)} topics, {self.outlier_share_['final']:.0%} outliers")
-        figure.tight_layout()
-        path = Path(path)
-        with atomic_file(path, suffix=".png") as tmp:
-            figure.savefig(tmp, format="png")
-        plt.close(figure)
-        return path
+        return save_png(figure, path)
 
     def plot_keywords(self, path: str | os.PathLike, topics: int = 8, words: int = 6) -> Path:
         """PNG bar charts of the top keywords (c-TF-IDF rank) of the largest topics."""
-        import matplotlib
+        from lexdense.eval.chart import pyplot, save_png
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from lexdense.io.atomic import atomic_file
-
+        plt = pyplot()
         info = self.topic_info()[:topics]
         cols = 4
         rows = max(1, int(np.ceil(len(info) / cols)))
@@ -249,12 +236,7 @@ class TopicDiscovery:
             ax.set_yticks(range(len(kws)), kws, fontsize=8)
             ax.set_xticks([])
             ax.set_title(f"topic {entry['topic']} ({entry['size']:,} docs)", fontsize=9)
-        figure.tight_layout()
-        path = Path(path)
-        with atomic_file(path, suffix=".png") as tmp:
-            figure.savefig(tmp, format="png")
-        plt.close(figure)
-        return path
+        return save_png(figure, path)
 
     def save_html_map(self, path: str | os.PathLike, texts: Sequence[str] | None = None) -> Path:
         """Interactive map (plotly, inlined: works offline); hover shows topic and text."""
