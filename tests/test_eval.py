@@ -219,3 +219,18 @@ def test_eval_command_marks_tasks_a_ranker_does_not_run(tmp_path):
 
     data = json.loads(out.read_text())
     assert list(data["bm25"]["tasks"]) == ["news-title-retrieval"]
+
+
+def test_a_run_embeds_each_distinct_text_once():
+    class Counting:
+        def __init__(self):
+            self.seen = []
+
+        def encode(self, texts):
+            self.seen.extend(texts)
+            return np.stack([np.full(8, hash(t) % 97, dtype=np.float32) for t in texts])
+
+    counting = Counting()
+    result = evaluate(counting, tasks=["20ng-classification", "20ng-classification-mteb"], quick=True)
+    assert len(counting.seen) == len(set(counting.seen))  # the second task reused the first's vectors
+    assert result["speed"]["texts"] == len(counting.seen)
