@@ -462,7 +462,7 @@ def classify_predict(
 def dedup(
     input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: one row per document with group and keep"),
-    threshold: float = typer.Option(0.95, help="Cosine at or above which two documents are duplicates"),
+    threshold: float = typer.Option(0.98, help="Cosine at or above which two documents are duplicates"),
     keep: str = typer.Option("first", help="Which document of a group to keep: first or longest"),
     model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text"),
