@@ -119,3 +119,13 @@ def test_anomalies_command(tmp_path, space_outliers):
     assert flagged[labels == 1].mean() > flagged[labels == 0].mean() + 0.3
     bad = CliRunner().invoke(app, ["anomalies", str(corpus), "--select", "--label-field", "nope"])
     assert bad.exit_code == 2 and "no field 'nope'" in bad.output
+
+
+def test_select_command_uses_the_shipped_matrix(tmp_path, space_outliers):
+    _, train, test, labels = space_outliers
+    corpus = tmp_path / "labelled.jsonl"
+    rows = [(t, 0) for t in train[:300]] + [(t, int(l)) for t, l in zip(test, labels)]
+    corpus.write_text("".join(json.dumps({"text": t, "is_anomaly": l}) + "\n" for t, l in rows))
+    result = CliRunner().invoke(app, ["anomalies", str(corpus), "--select"])
+    assert result.exit_code == 0, result.output
+    assert "choice:" in result.output and result.output.count("measured") >= 3
