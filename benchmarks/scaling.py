@@ -1,6 +1,7 @@
-"""Core scaling of `lexdense embed`: the same input embedded with 1 and with 2 threads (each a
-fresh process, NUMBA_NUM_THREADS), docs/s in total and per core, and the cost per billion
-documents this implies.
+"""Core scaling of `lexdense embed`, end to end (read, embed, write Parquet), each run a fresh
+process: one file with 1 and 2 numba threads, and the same text as a directory of 8 shards
+with 1 and 2 worker processes (one thread each); docs/s in total and per core, and the cost
+per billion documents this implies.
 
     python benchmarks/scaling.py --size-mib 256 --json benchmarks/results/scaling.json
     python benchmarks/scaling.py --size-mib 8          # smoke size
@@ -33,31 +34,52 @@ def main(argv: list[str] | None = None) -> dict:
 
     from memory import build_corpus
 
-    result: dict = {"size_mib": args.size_mib, "threads": {}}
+    result: dict = {"size_mib": args.size_mib, "threads": {}, "workers": {}}
+
+    def run(source: Path, out: Path, threads: int, extra: list[str]) -> float:
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+               "OPENBLAS_NUM_THREADS": str(threads)}
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "lexdense.cli", "embed", str(source), "--out", str(out), *extra],
+                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         docs = build_corpus(corpus, args.size_mib << 20)
         result["documents"] = docs
+        shards = Path(tmp) / "shards"
+        shards.mkdir()
+        lines = corpus.read_text(encoding="utf-8").splitlines(keepends=True)
+        for k in range(8):
+            (shards / f"part-{k}.txt").write_text("".join(lines[k::8]), encoding="utf-8")
+        del lines
         for threads in (1, 2):
-            out = Path(tmp) / f"out-{threads}.parquet"
-            env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-                   "OPENBLAS_NUM_THREADS": str(threads)}
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "lexdense.cli", "embed", str(corpus), "--out", str(out)],
-                           check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            seconds = time.perf_counter() - start
+            seconds = run(corpus, Path(tmp) / f"out-{threads}.parquet", threads, [])
             result["threads"][threads] = {"seconds": seconds, "docs_per_s": docs / seconds,
                                           "docs_per_s_per_core": docs / seconds / threads}
+        for workers in (1, 2):
+            seconds = run(shards, Path(tmp) / f"dir-{workers}", 1, ["--workers", str(workers)])
+            result["workers"][workers] = {"seconds": seconds, "docs_per_s": docs / seconds,
+                                          "docs_per_s_per_core": docs / seconds / workers}
     one, two = result["threads"][1], result["threads"][2]
     result["speedup_2_threads"] = two["docs_per_s"] / one["docs_per_s"]
     result["per_core_efficiency"] = two["docs_per_s_per_core"] / one["docs_per_s_per_core"]
-    core_hours = 1e9 / one["docs_per_s_per_core"] / 3600
+    w1, w2 = result["workers"][1], result["workers"][2]
+    result["speedup_2_workers"] = w2["docs_per_s"] / w1["docs_per_s"]
+    result["per_core_efficiency_workers"] = w2["docs_per_s_per_core"] / w1["docs_per_s_per_core"]
+    core_hours = 1e9 / max(one["docs_per_s_per_core"], w1["docs_per_s_per_core"]) / 3600
     result["per_billion"] = {"core_hours": core_hours, "price_per_core_hour": args.price,
                              "cost": core_hours * args.price, "mean_doc_bytes": (args.size_mib << 20) / docs}
     print(f"{docs:,} documents ({args.size_mib} MiB, {result['per_billion']['mean_doc_bytes']:,.0f} B each), end to end:")
     for threads, r in result["threads"].items():
         print(f"  {threads} thread(s): {r['docs_per_s']:,.0f} docs/s, {r['docs_per_s_per_core']:,.0f} docs/s per core")
     print(f"  2 threads: {result['speedup_2_threads']:.2f}x, per-core efficiency {result['per_core_efficiency']:.0%}")
+    for workers, r in result["workers"].items():
+        print(f"  8 shards, {workers} worker process(es): {r['docs_per_s']:,.0f} docs/s, "
+              f"{r['docs_per_s_per_core']:,.0f} docs/s per core")
+    print(f"  2 workers: {result['speedup_2_workers']:.2f}x, per-core efficiency "
+          f"{result['per_core_efficiency_workers']:.0%}")
     print(f"  10^9 such documents: {core_hours:,.0f} core-hours, ${result['per_billion']['cost']:,.0f} at "
           f"${args.price}/core-hour")
     if args.json:

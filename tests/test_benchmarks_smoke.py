@@ -110,4 +110,4 @@ def test_load_benchmark_small():
 def test_scaling_benchmark_small():
     scaling = load("scaling")
     result = scaling.main(["--size-mib", "4"])
-    assert set(result["threads"]) == {1, 2} and result["per_billion"]["core_hours"] > 0
+    assert set(result["threads"]) == set(result["workers"]) == {1, 2} and result["per_billion"]["core_hours"] > 0

@@ -90,3 +90,16 @@ def test_ray_data_engine_in_local_mode(tmp_path):
     assert table.column("id").to_pylist() == list(range(600)) and "text" not in table.column_names
     vectors = np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
     assert np.allclose(vectors, LexDense.load("lexdense-base").encode(tweets), atol=1e-6)
+
+
+def test_directory_job_with_worker_processes_matches_one_process(tmp_path):
+    total = write_shards(tmp_path / "in", 4, 200)
+    model = LexDense.load("lexdense-base")
+    embed_directory(model, tmp_path / "in", tmp_path / "one")
+    summary = embed_directory(model, tmp_path / "in", tmp_path / "two", workers=2)
+    assert summary["embedded"] == 4 and summary["rows"] == total
+    for shard in sorted((tmp_path / "one").glob("shard-*.parquet")):
+        a, b = pq.read_table(shard), pq.read_table(tmp_path / "two" / shard.name)
+        assert a.column("id").to_pylist() == b.column("id").to_pylist()
+        assert np.allclose(np.stack(a.column("embedding").to_numpy(zero_copy_only=False)),
+                           np.stack(b.column("embedding").to_numpy(zero_copy_only=False)), atol=1e-6)

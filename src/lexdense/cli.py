@@ -63,7 +63,8 @@ def embed(
     resume: bool = typer.Option(False, help="Continue a killed job from its finished parts"),
     engine: str = typer.Option("local", help="local, or ray (Parquet in, Parquet shards out, Ray Data)"),
     ray_address: Optional[str] = typer.Option(None, help="With --engine ray: a cluster address, or 'auto'"),
-    workers: Optional[int] = typer.Option(None, help="With --engine ray: actor pool size (default: CPUs)"),
+    workers: Optional[int] = typer.Option(None, help="Directory input: shards embedded at once in worker "
+                                                      "processes (default 1); --engine ray: actor pool size"),
 ) -> None:
     """Embed a corpus into Parquet (ids and metadata kept beside the vectors)."""
     from rich.progress import TextColumn
@@ -107,7 +108,7 @@ def embed(
         if input.is_dir():
             summary = embed_directory(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
                                       precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
-                                      on_batch=on_batch)
+                                      on_batch=on_batch, workers=workers or 1)
             progress.update(task, completed=total_bytes)
             err.print(f"wrote {out}: {summary['shards']} shards ({summary['embedded']} embedded now, "
                       f"{summary['skipped']} already done), {summary['rows']:,} rows; manifest {out / '_manifest.json'}")
@@ -832,7 +833,9 @@ def serve(
     application = create_app(model=model, index=index, classifier=classifier, token=token, max_texts=max_texts,
                              max_body_bytes=int(max_body_mb * 2**20))
     err.print(f"lexdense serving on http://{host}:{port}/ (auth {'on' if token else 'off'})")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    # Keep-alive longer than any client pause under load: a connection closed by the server as a
+    # client reuses it shows up as a client error (seen in benchmarks/load.py at 5 s).
+    uvicorn.run(application, host=host, port=port, log_level="warning", timeout_keep_alive=75, backlog=4096)
 
 
 @app.command()

@@ -147,8 +147,13 @@ def embed_directory(
     truncate_dim: int | None = None,
     keep_text: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> dict:
     """Embed a directory of shards into a directory of Parquet shards, one out per in.
+
+    ``workers`` > 1 embeds that many shards at once in worker processes (each with one numba
+    thread), so reading and writing run in parallel too; ``on_batch`` is then called once per
+    finished shard.
 
     ``out_dir/_manifest.json`` lists finished shards (name, rows, input size); it is
     rewritten atomically after each shard, and each output shard is renamed into place
@@ -171,20 +176,62 @@ def embed_directory(
     if manifest.get("settings", settings) != settings:
         raise ValueError(f"{out_dir}: made with other settings ({manifest['settings']}); use a new output directory")
     manifest["settings"] = settings
-    done = skipped = 0
+    todo = []
     for shard in shards:
         stat = shard.stat()
         fingerprint = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         target = out_dir / (shard.stem + ".parquet")
         record = manifest["shards"].get(shard.name)
-        if record and record["input"] == fingerprint and target.is_file():
-            skipped += 1
-            continue
-        stats = embed_file(model, shard, target, text_field=text_field, batch_rows=batch_rows, precision=precision,
-                           truncate_dim=truncate_dim, keep_text=keep_text, resume=True, on_batch=on_batch)
-        manifest["shards"][shard.name] = {"output": target.name, "rows": stats.documents + stats.resumed_documents,
-                                          "input": fingerprint}
-        write_json(manifest_path, manifest)
-        done += 1
+        if not (record and record["input"] == fingerprint and target.is_file()):
+            todo.append((shard, target, fingerprint))
+    options = {"text_field": text_field, "batch_rows": batch_rows, "precision": precision,
+               "truncate_dim": truncate_dim, "keep_text": keep_text, "resume": True}
+
+    def record(shard: Path, target: Path, fingerprint: dict, rows: int) -> None:
+        manifest["shards"][shard.name] = {"output": target.name, "rows": rows, "input": fingerprint}
+        write_json(manifest_path, manifest)  # only this process writes the manifest
+
+    if workers <= 1 or len(todo) <= 1:
+        for shard, target, fingerprint in todo:
+            stats = embed_file(model, shard, target, on_batch=on_batch, **options)
+            record(shard, target, fingerprint, stats.documents + stats.resumed_documents)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        source = getattr(model, "source", None)
+        if source is None:
+            raise ValueError("workers > 1 needs a model loaded from a name or directory")
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(source,)) as pool:
+            futures = {pool.submit(_embed_shard, shard, target, options): (shard, target, fingerprint)
+                       for shard, target, fingerprint in todo}
+            for future in as_completed(futures):
+                shard, target, fingerprint = futures[future]
+                documents, size = future.result()
+                record(shard, target, fingerprint, documents)
+                if on_batch:
+                    on_batch(documents, size)
+    done, skipped = len(todo), len(shards) - len(todo)
     return {"shards": len(shards), "embedded": done, "skipped": skipped,
             "rows": sum(r["rows"] for r in manifest["shards"].values())}
+
+
+_WORKER_MODEL = None
+
+
+def _init_worker(source: str) -> None:
+    """Worker process: one numba thread (the pool supplies the parallelism), the model once."""
+    global _WORKER_MODEL
+    import numba
+
+    numba.set_num_threads(1)
+    from lexdense.model import LexDense
+
+    _WORKER_MODEL = LexDense.load(source)
+
+
+def _embed_shard(shard: Path, target: Path, options: dict) -> tuple[int, int]:
+    stats = embed_file(_WORKER_MODEL, shard, target, **options)
+    return stats.documents + stats.resumed_documents, stats.bytes
