@@ -214,6 +214,30 @@ def workflows_block() -> str:
                 + f"; median dimensions for 95% of the full probe: {explain['probe']['median_dims']:.0f}. "
                 "Most shared top dimensions: " + ", ".join(f"{p['a']} ~ {p['b']} ({p['jaccard']:.2f})"
                                                            for p in explain["probe"]["most_shared"][:3]) + "."]
+    scaling = load("scaling")
+    if scaling:
+        t, w = scaling["threads"], scaling.get("workers", {})
+        line = (f"**Cores** (`python benchmarks/scaling.py --size-mib {scaling['size_mib']} --json "
+                f"benchmarks/results/scaling.json`), {scaling['documents']:,} news documents end to end (read, embed, "
+                f"write Parquet): one file, 1 thread {t['1']['docs_per_s']:,.0f} docs/s, 2 threads "
+                f"{t['2']['docs_per_s']:,.0f} docs/s ({scaling['per_core_efficiency']:.0%} per-core efficiency)")
+        if w:
+            line += (f"; 8 shards, 1 worker process {w['1']['docs_per_s']:,.0f} docs/s, 2 workers "
+                     f"{w['2']['docs_per_s']:,.0f} docs/s ({scaling['per_core_efficiency_workers']:.0%} per-core "
+                     "efficiency)")
+        pb = scaling["per_billion"]
+        line += (f". At the measured single-core rate, 10^9 documents of this length take about "
+                 f"{pb['core_hours']:,.0f} core-hours (${pb['cost']:,.0f} at ${pb['price_per_core_hour']}/core-hour).")
+        out += ["", line]
+    load_test = load("load")
+    if load_test:
+        ep = load_test["endpoints"]
+        out += ["", f"**Service load** (`python benchmarks/load.py --clients {load_test['clients']} --seconds 60 --json "
+                f"benchmarks/results/load.json`, client and server on the same 2 cores): {load_test['requests']:,} "
+                f"requests in {load_test['seconds']:.0f} s, **{load_test['errors']} errors**, "
+                f"{load_test['requests_per_s']:,.0f} requests/s; /embed p50 {ep['/embed']['p50_ms']:.0f} ms, p99 "
+                f"{ep['/embed']['p99_ms']:.0f} ms; /search (hybrid) p50 {ep['/search']['p50_ms']:.0f} ms, p99 "
+                f"{ep['/search']['p99_ms']:.0f} ms."]
     return "\n".join(out).strip() or "(not measured yet)"
 
 
