@@ -833,8 +833,8 @@ def serve(
     application = create_app(model=model, index=index, classifier=classifier, token=token, max_texts=max_texts,
                              max_body_bytes=int(max_body_mb * 2**20))
     err.print(f"lexdense serving on http://{host}:{port}/ (auth {'on' if token else 'off'})")
-    # Keep-alive longer than any client pause under load: a connection closed by the server as a
-    # client reuses it shows up as a client error (seen in benchmarks/load.py at 5 s).
+    # A keep-alive longer than uvicorn's 5 s default: a connection the server closes just as a client
+    # reuses it is a client-side error; benchmarks/load.py saw one such ReadError at 5 s, none at 75 s.
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_keep_alive=75, backlog=4096)
 
 
