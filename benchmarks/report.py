@@ -112,6 +112,8 @@ def eval_block() -> str:
             for m in models) + " |")
     lines.append("| docs/s (whole suite) | " + " | ".join(f"{data[m]['speed']['docs_per_s']:,.0f}" for m in models) + " |")
     lines.append("| suite time (s, embedding only) | " + " | ".join(f"{data[m]['speed']['seconds']:,.0f}" for m in models) + " |")
+    if all("wall_seconds" in data[m] for m in models):
+        lines.append("| suite time (s, wall, all steps) | " + " | ".join(f"{data[m]['wall_seconds']:,.0f}" for m in models) + " |")
     lines += ["", "docs/s is timed inside the suite (all texts of all tasks, long and short mixed) and moves with",
               "other load on the machine; `benchmarks/speed.py` above is the controlled speed measurement."]
     mpnet = load("mpnet")

@@ -234,3 +234,8 @@ def test_a_run_embeds_each_distinct_text_once():
     result = evaluate(counting, tasks=["20ng-classification", "20ng-classification-mteb"], quick=True)
     assert len(counting.seen) == len(set(counting.seen))  # the second task reused the first's vectors
     assert result["speed"]["texts"] == len(counting.seen)
+
+
+def test_results_carry_wall_time_at_least_the_embedding_time():
+    result = evaluate(LexDense.load("lexdense-base"), tasks=["r8-classification"], quick=True)
+    assert result["wall_seconds"] >= result["speed"]["seconds"] > 0

@@ -122,6 +122,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False) -
                          f"or one of {', '.join(TASKS)}")
     from lexdense.io.datasets import DatasetUnavailable
 
+    started = time.perf_counter()
     timed = _TimedEncoder(encoder)
     kinds_supported = getattr(encoder, "task_kinds", None)
     results: dict[str, dict] = {}
@@ -151,6 +152,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False) -
         "tasks": results,
         "skipped": skipped,
         "summary": summary,
+        "wall_seconds": time.perf_counter() - started,
         "speed": {"texts": timed.texts, "seconds": timed.seconds,
                   "docs_per_s": timed.texts / max(timed.seconds, 1e-9),
                   "mib_per_s": timed.bytes / max(timed.seconds, 1e-9) / 2**20},
