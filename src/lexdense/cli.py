@@ -250,6 +250,9 @@ def evaluate_command(
         quality_speed_chart({n: r for n, r in results.items() if complete[n]}, chart)
 
 
+_WARNED: set[str] = set()
+
+
 def _with_outputs(meta, columns: dict):
     """``meta`` plus result columns; an input column with a result's name is replaced (said once)."""
     import numpy as np
@@ -257,7 +260,10 @@ def _with_outputs(meta, columns: dict):
 
     clash = [name for name in columns if name in meta.column_names]
     if clash:
-        err.print(f"[yellow]input columns {', '.join(clash)} are replaced by results of the same name", highlight=False)
+        if not set(clash) <= _WARNED:  # once per run, not once per batch
+            _WARNED.update(clash)
+            err.print(f"[yellow]input columns {', '.join(clash)} are replaced by results of the same name",
+                      highlight=False)
         meta = meta.drop_columns(clash)
     for name, values in columns.items():
         if not isinstance(values, (pa.Array, pa.ChunkedArray)):
