@@ -229,6 +229,10 @@ def workflows_block() -> str:
             line += (f"; 8 shards, 1 worker process {w['1']['docs_per_s']:,.0f} docs/s, 2 workers "
                      f"{w['2']['docs_per_s']:,.0f} docs/s ({scaling['per_core_efficiency_workers']:.0%} per-core "
                      "efficiency)")
+        if "kernel" in scaling:
+            k = scaling["kernel"]
+            line += (f"; `encode` alone in 1 vs 2 processes: {k['one_process']:,.0f} vs {k['two_processes']:,.0f} "
+                     f"docs/s ({k['per_core_efficiency']:.0%} per core)")
         pb = scaling["per_billion"]
         line += (f". At the measured single-core rate, 10^9 documents of this length take about "
                  f"{pb['core_hours']:,.0f} core-hours (${pb['cost']:,.0f} at ${pb['price_per_core_hour']}/core-hour).")

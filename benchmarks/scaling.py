@@ -1,7 +1,8 @@
 """Core scaling of `lexdense embed`, end to end (read, embed, write Parquet), each run a fresh
 process: one file with 1 and 2 numba threads, and the same text as a directory of 8 shards
-with 1 and 2 worker processes (one thread each); docs/s in total and per core, and the cost
-per billion documents this implies.
+with 1 and 2 worker processes (one thread each); then `encode` alone (texts in memory) in 1
+and in 2 processes at once, to separate the kernel's scaling from the I/O around it; docs/s
+in total and per core, and the cost per billion documents this implies.
 
     python benchmarks/scaling.py --size-mib 256 --json benchmarks/results/scaling.json
     python benchmarks/scaling.py --size-mib 8          # smoke size
@@ -23,6 +24,27 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+KERNEL = """
+import os, sys, time
+from lexdense import LexDense
+from lexdense.io import datasets
+model = LexDense.load("lexdense-base")
+texts = datasets.news_articles().texts * int(sys.argv[1])
+model.encode(texts[:100])
+start = time.perf_counter()
+model.encode(texts, batch_size=1024)
+print(len(texts) / (time.perf_counter() - start))
+"""
+
+
+def kernel_rates(processes: int, repeat: int) -> list[float]:
+    """docs/s of ``encode`` alone (texts in memory, one thread) in each of ``processes`` at once."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    jobs = [subprocess.Popen([sys.executable, "-c", KERNEL, str(repeat)], env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(processes)]
+    return [float(job.communicate()[0].strip().splitlines()[-1]) for job in jobs]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -62,6 +84,10 @@ def main(argv: list[str] | None = None) -> dict:
             seconds = run(shards, Path(tmp) / f"dir-{workers}", 1, ["--workers", str(workers)])
             result["workers"][workers] = {"seconds": seconds, "docs_per_s": docs / seconds,
                                           "docs_per_s_per_core": docs / seconds / workers}
+    repeat = max(1, args.size_mib // 32)
+    single, pair = kernel_rates(1, repeat), kernel_rates(2, repeat)
+    result["kernel"] = {"one_process": single[0], "two_processes": sum(pair),
+                        "per_core_efficiency": sum(pair) / 2 / single[0]}
     one, two = result["threads"][1], result["threads"][2]
     result["speedup_2_threads"] = two["docs_per_s"] / one["docs_per_s"]
     result["per_core_efficiency"] = two["docs_per_s_per_core"] / one["docs_per_s_per_core"]
@@ -80,6 +106,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"{r['docs_per_s_per_core']:,.0f} docs/s per core")
     print(f"  2 workers: {result['speedup_2_workers']:.2f}x, per-core efficiency "
           f"{result['per_core_efficiency_workers']:.0%}")
+    k = result["kernel"]
+    print(f"  encode alone (texts in memory, 1 thread): 1 process {k['one_process']:,.0f} docs/s, 2 processes "
+          f"{k['two_processes']:,.0f} docs/s ({k['per_core_efficiency']:.0%} per core)")
     print(f"  10^9 such documents: {core_hours:,.0f} core-hours, ${result['per_billion']['cost']:,.0f} at "
           f"${args.price}/core-hour")
     if args.json:
