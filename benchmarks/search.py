@@ -12,7 +12,6 @@ held out of the index.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np

@@ -14,8 +14,6 @@ from lexdense.io import datasets
 
 @pytest.fixture(scope="module")
 def space_outliers():
-    from sklearn.metrics import roc_auc_score  # noqa: F401  (checked below)
-
     test = datasets.newsgroups("test")
     normal = [t for t, l in zip(test.texts, test.labels) if l in ("rec.sport.hockey", "comp.graphics", "sci.med")]
     normal = [normal[i] for i in np.random.default_rng(0).permutation(len(normal))[:900]]

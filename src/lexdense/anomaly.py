@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from lexdense.model import as_encoder, unit_rows
+
 METHODS = ("knn", "iforest", "lof", "ecod", "pca")
 
 
@@ -43,6 +45,10 @@ def make_detector(method: str, contamination: float = 0.1, seed: int = 0, **para
 
         return PCA(contamination=contamination, **{"random_state": seed, **params})
     raise ValueError(f"unknown method '{method}': expected one of {', '.join(METHODS)}")
+
+
+def _unit(x) -> np.ndarray:
+    return unit_rows(x, np.float64)
 
 
 class TfidfLsa:
@@ -104,8 +110,8 @@ def select_pair(train_normal: list[str], test_texts: list[str], test_labels, bud
     for index in chosen:
         embedding, method = cells[index].split("|")
         if embedding not in encoders:
-            encoder = TfidfLsa().fit(train_normal) if embedding == "tfidf-lsa256" else AnomalyDetector(model=model).model
-            encoders[embedding] = (_normalize(encoder.encode(train_normal)), _normalize(encoder.encode(test_texts)))
+            encoder = TfidfLsa().fit(train_normal) if embedding == "tfidf-lsa256" else as_encoder(model)
+            encoders[embedding] = (_unit(encoder.encode(train_normal)), _unit(encoder.encode(test_texts)))
         train, test = encoders[embedding]
         scores = make_detector(method, seed=seed).fit(train).decision_function(test)
         measured[int(index)] = float(roc_auc_score(labels, scores))
@@ -114,11 +120,6 @@ def select_pair(train_normal: list[str], test_texts: list[str], test_labels, bud
              for i, c in enumerate(cells)]
     best = max(table, key=lambda row: row["auroc"])
     return {"choice": best["cell"], "rank": rank, "cells": table, "holdout": held}
-
-
-def _normalize(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class AnomalyDetector:
@@ -138,9 +139,7 @@ class AnomalyDetector:
         if self._model is None:
             if self._model_spec is None:
                 raise ValueError("this detector has no embedding model: pass vectors=")
-            from lexdense.model import LexDense
-
-            self._model = LexDense.load(self._model_spec)
+            self._model = as_encoder(self._model_spec)
         return self._model
 
     def _vectors(self, texts, vectors) -> np.ndarray:
@@ -153,7 +152,7 @@ class AnomalyDetector:
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or not len(vectors):
             raise ValueError(f"expected a non-empty (n, dim) matrix, got shape {vectors.shape}")
-        return _normalize(vectors)
+        return _unit(vectors)
 
     def fit(self, texts=None, vectors=None) -> "AnomalyDetector":
         x = self._vectors(texts, vectors)

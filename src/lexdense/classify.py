@@ -58,9 +58,9 @@ class EmbeddingClassifier:
         if self._model is None:
             if self.model_name is None:
                 raise ValueError("this classifier has no embedding model: pass vectors=")
-            from lexdense.model import LexDense
+            from lexdense.model import as_encoder
 
-            self._model = LexDense.load(str(self.model_name))
+            self._model = as_encoder(str(self.model_name))
         return self._model
 
     def _vectors(self, texts, vectors, batch_size: int = 4096) -> np.ndarray:

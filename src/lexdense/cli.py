@@ -624,7 +624,6 @@ def anomalies(
 ) -> None:
     """Score documents by how abnormal they are (PyOD detectors on embeddings)."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from rich.markup import escape
     from rich.table import Table
@@ -699,7 +698,6 @@ def discover(
     html: Optional[Path] = typer.Option(None, help="Write an interactive map (HTML, works offline) here"),
 ) -> None:
     """Discover topics: UMAP + HDBSCAN + class-based TF-IDF keywords, explicit outlier policy."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from rich.markup import escape
     from rich.table import Table

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lexdense.model import as_encoder, unit_rows
+
 
 @dataclass
 class Duplicates:
@@ -37,15 +39,10 @@ class Duplicates:
         return int((~self.keep).sum())
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def similar_pairs(vectors: np.ndarray, threshold: float, k: int = 10, ann_threshold: int = 20_000,
                   block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i < j) of rows whose cosine is at least ``threshold``, and their cosines."""
-    v = _normalize(vectors)
+    v = unit_rows(vectors)
     n = len(v)
     rows, cols, scores = [], [], []
     if n < ann_threshold:
@@ -98,12 +95,8 @@ def near_duplicates(texts: Sequence[str] | None = None, vectors: np.ndarray | No
     if vectors is None:
         if texts is None:
             raise ValueError("pass texts or vectors")
-        if isinstance(model, str):
-            from lexdense.model import LexDense
-
-            model = LexDense.load(model)
-        vectors = model.encode(list(texts))
-    vectors = _normalize(vectors)
+        vectors = as_encoder(model).encode(list(texts))
+    vectors = unit_rows(vectors)
     n = len(vectors)
     pairs, scores = similar_pairs(vectors, threshold, k=k, ann_threshold=ann_threshold)
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))

@@ -26,10 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+from lexdense.model import as_encoder, unit_rows
 
 
 class TopicDiscovery:
@@ -57,9 +54,7 @@ class TopicDiscovery:
         if self._model is None:
             if self.model_spec is None:
                 raise ValueError("no embedding model: pass vectors=")
-            from lexdense.model import LexDense
-
-            self._model = LexDense.load(self.model_spec)
+            self._model = as_encoder(self.model_spec)
         return self._model
 
     def _vectors(self, texts, vectors) -> np.ndarray:
@@ -67,7 +62,7 @@ class TopicDiscovery:
             if texts is None:
                 raise ValueError("pass texts or vectors")
             vectors = self.model.encode(list(texts))
-        return _normalize(vectors)
+        return unit_rows(vectors)
 
     def _reduce(self, x: np.ndarray, n_components: int) -> np.ndarray:
         if self.reducer == "pca" or len(x) <= self.n_neighbors + 1:
@@ -117,7 +112,7 @@ class TopicDiscovery:
         k = labels.max() + 1
         sums = np.zeros((k, x.shape[1]), np.float32)
         np.add.at(sums, labels[labels >= 0], x[labels >= 0])
-        return _normalize(sums)
+        return unit_rows(sums)
 
     def _merge_to(self, x: np.ndarray, labels: np.ndarray, n_topics: int) -> np.ndarray:
         labels = labels.copy()

@@ -20,15 +20,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from lexdense.model import as_encoder, unit_rows
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+def _unit(x) -> np.ndarray:
+    return unit_rows(x, np.float64)
 
 
 class Explainer:
@@ -40,17 +40,14 @@ class Explainer:
 
     def __init__(self, model="lexdense-base", concepts: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
                  alpha: float = 3e-4, candidates: int = 500, max_vocabulary: int = 20000):
-        if isinstance(model, (str, os.PathLike)):
-            from lexdense.model import LexDense
-
-            model = LexDense.load(model)
+        model = as_encoder(model)
         self.model, self.alpha, self.candidates = model, float(alpha), int(candidates)
         if concepts is None:
             vocabulary = [w for w in model.featurizer.vocabulary if w.isalpha() and len(w) > 2]
             concepts = vocabulary[:max_vocabulary]
         if isinstance(concepts, Mapping):
             names = [str(k) for k in concepts]
-            vectors = np.stack([_normalize(model.encode(list(words))).mean(axis=0) for words in concepts.values()])
+            vectors = np.stack([_unit(model.encode(list(words))).mean(axis=0) for words in concepts.values()])
         else:
             names = [str(c) for c in concepts if isinstance(c, str) and c.strip()]
             vectors = model.encode(names) if names else np.zeros((0, model.dim))
@@ -58,13 +55,13 @@ class Explainer:
             raise ValueError("a concept bank needs at least two concepts")
         keep = np.linalg.norm(vectors, axis=1) > 0  # a concept with no word gives no direction
         self.names = [n for n, k in zip(names, keep) if k]
-        self.vectors = _normalize(vectors[keep])
+        self.vectors = _unit(vectors[keep])
 
     def code(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(concept indices, weights, fidelity) of one unit vector."""
         from sklearn.linear_model import Lasso
 
-        x = _normalize(np.asarray(vector, dtype=np.float64))
+        x = _unit(np.asarray(vector, dtype=np.float64))
         if not np.any(x):
             return np.zeros(0, int), np.zeros(0), 0.0
         sims = self.vectors @ x
@@ -93,7 +90,7 @@ class Explainer:
         from lexdense.text.featurizer import words
 
         va, vb = self.model.encode([a, b])
-        cosine = float(_normalize(va) @ _normalize(vb))
+        cosine = float(_unit(va) @ _unit(vb))
         ia, wa, _ = self.code(va)
         ib, wb, _ = self.code(vb)
         weight_a, weight_b = dict(zip(ia.tolist(), wa)), dict(zip(ib.tolist(), wb))
@@ -104,7 +101,7 @@ class Explainer:
         if common:
             without_a = [" ".join(w for w in words_a if w != word) for word in common]
             without_b = [" ".join(w for w in words_b if w != word) for word in common]
-            ea, eb = _normalize(self.model.encode(without_a)), _normalize(self.model.encode(without_b))
+            ea, eb = _unit(self.model.encode(without_a)), _unit(self.model.encode(without_b))
             drops = cosine - (ea * eb).sum(axis=1)
             effects = sorted(({"word": w, "cosine_drop": float(d)} for w, d in zip(common, drops)),
                              key=lambda e: -e["cosine_drop"])

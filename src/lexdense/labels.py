@@ -27,15 +27,11 @@ the 20 Newsgroups and R8 *train* splits; benchmarks/keyword_topics.py reports th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+from lexdense.model import as_encoder, unit_rows
 
 
 class KeywordTopics:
@@ -58,24 +54,20 @@ class KeywordTopics:
             raise ValueError(f"abstain must be in [0, 1), got {abstain}")
         self.keywords = cleaned
         self.labels = list(cleaned)
-        if isinstance(model, (str, os.PathLike)):
-            from lexdense.model import LexDense
-
-            model = LexDense.load(model)
-        self.model = model
+        self.model = as_encoder(model)
         self.iterations, self.seed_share, self.min_seeds = int(iterations), float(seed_share), int(min_seeds)
         self.keyword_weight, self.abstain, self.C, self.seed = float(keyword_weight), float(abstain), float(C), seed
         self._embed_keywords()
 
     def _embed_keywords(self) -> None:
         flat = [w for words in self.keywords.values() for w in words]
-        vectors = _normalize(self.model.encode(flat))
+        vectors = unit_rows(self.model.encode(flat))
         self.keyword_owner = np.repeat(np.arange(len(self.labels)), [len(w) for w in self.keywords.values()])
         self.keyword_list = flat
         self.keyword_vectors = vectors
         sums = np.zeros((len(self.labels), vectors.shape[1]), np.float32)
         np.add.at(sums, self.keyword_owner, vectors)
-        self.keyword_label_vectors = _normalize(sums)
+        self.keyword_label_vectors = unit_rows(sums)
         featurizer = getattr(self.model, "featurizer", None)
         self.unknown_keywords = []
         if featurizer is not None:
@@ -89,7 +81,7 @@ class KeywordTopics:
             if texts is None:
                 raise ValueError("pass texts or vectors")
             vectors = self.model.encode(list(texts))
-        return _normalize(vectors)
+        return unit_rows(vectors)
 
     def keyword_scores(self, texts=None, vectors=None) -> np.ndarray:
         """Baseline without refinement: cosine of each document to each label's keyword mean."""
@@ -108,7 +100,7 @@ class KeywordTopics:
             seeds = self._seeds(sims)
             updated = np.stack([docs[s].mean(axis=0) if len(s) else np.zeros(docs.shape[1], np.float32)
                                 for s in seeds])
-            label_vectors = _normalize(_normalize(updated) + self.keyword_weight * self.keyword_label_vectors)
+            label_vectors = unit_rows(unit_rows(updated) + self.keyword_weight * self.keyword_label_vectors)
         self.label_vectors_ = label_vectors
         sims = docs @ label_vectors.T
         self.seeds_ = self._seeds(sims)

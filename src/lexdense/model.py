@@ -37,6 +37,20 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     )
 
 
+def unit_rows(x, dtype=np.float32) -> np.ndarray:
+    """``x`` (a vector or rows of vectors) scaled to unit length; zero rows stay zero."""
+    x = np.asarray(x, dtype=dtype)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def as_encoder(model):
+    """A model name or directory loaded as :class:`LexDense`; anything else (an object with
+    ``encode``, or None) is returned as it is."""
+    if isinstance(model, (str, os.PathLike)):
+        return LexDense.load(model)
+    return model
+
+
 def _l2_normalize(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     np.maximum(norms, 1e-12, out=norms)

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lexdense.io.atomic import atomic_file, write_json
+from lexdense.model import as_encoder, unit_rows
 
 FORMAT = "lexdense-index"
 VERSION = 1
@@ -41,19 +42,6 @@ class IndexError_(ValueError):
     """A directory is not a usable lexdense index (missing or corrupt files)."""
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def _load_model(model):
-    if not isinstance(model, (str, os.PathLike)):
-        return model  # None (vectors only) or any object with encode()
-    from lexdense.model import LexDense
-
-    return LexDense.load(model)
-
-
 class SearchIndex:
     """Vectors, texts and metadata with exact, ANN, BM25 and hybrid search.
 
@@ -62,7 +50,7 @@ class SearchIndex:
     """
 
     def __init__(self, model="lexdense-base", ann_threshold: int = 20_000, bm25: bool = True):
-        self.model = _load_model(model)
+        self.model = as_encoder(model)  # None: vectors only
         self.model_name = (model if isinstance(model, str) else
                            getattr(self.model, "config", {}).get("name") if self.model is not None else None)
         self.ann_threshold = int(ann_threshold)
@@ -111,7 +99,7 @@ class SearchIndex:
             if self.model is None:
                 raise ValueError("this index has no model: pass vectors=")
             vectors = self.model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress_bar)
-        vectors = _normalize(vectors)
+        vectors = unit_rows(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ValueError(f"vectors must be ({len(texts)}, dim), got {vectors.shape}")
         if len(self) and vectors.shape[1] != self._chunks[0].shape[1]:
@@ -262,7 +250,7 @@ class SearchIndex:
         if isinstance(queries, np.ndarray):
             if mode != "dense":
                 raise ValueError("query vectors only work with mode='dense'")
-            query_vectors, texts = _normalize(np.atleast_2d(queries)), None
+            query_vectors, texts = unit_rows(np.atleast_2d(queries)), None
         else:
             texts = [queries] if single else ["" if q is None else str(q) for q in queries]
             query_vectors = None
@@ -272,7 +260,7 @@ class SearchIndex:
         if mode in ("dense", "hybrid") and query_vectors is None:
             if self.model is None:
                 raise ValueError("this index was built from vectors without a model: pass query vectors")
-            query_vectors = _normalize(self.model.encode(texts))
+            query_vectors = unit_rows(self.model.encode(texts))
         if mode == "dense":
             ranked = self._dense(query_vectors, k, mask, exact)
         elif mode == "bm25":

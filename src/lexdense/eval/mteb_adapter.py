@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _normalize(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+from lexdense.model import unit_rows
 
 
 class MTEBEncoder:
@@ -29,10 +26,10 @@ class MTEBEncoder:
         return np.asarray(self.model.encode(texts), dtype=np.float32)
 
     def similarity(self, embeddings1, embeddings2) -> np.ndarray:
-        return _normalize(embeddings1) @ _normalize(embeddings2).T
+        return unit_rows(embeddings1) @ unit_rows(embeddings2).T
 
     def similarity_pairwise(self, embeddings1, embeddings2) -> np.ndarray:
-        return (_normalize(embeddings1) * _normalize(embeddings2)).sum(axis=-1)
+        return (unit_rows(embeddings1) * unit_rows(embeddings2)).sum(axis=-1)
 
     @property
     def mteb_model_meta(self):

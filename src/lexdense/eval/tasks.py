@@ -22,8 +22,9 @@ def _normalize(x):
         from sklearn.preprocessing import normalize
 
         return normalize(x.tocsr().astype(np.float32))
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    from lexdense.model import unit_rows
+
+    return unit_rows(x)
 
 
 def _dense(x) -> np.ndarray:
@@ -358,18 +359,21 @@ def _newsgroups_graded(quick: bool) -> GradedPairs:
     return GradedPairs("20ng-graded-pairs", a, b, np.asarray(grades))
 
 
+def _halves_of(name: str, data, order: np.ndarray) -> Classification:
+    """Classification on ``data`` (texts, labels): first half of ``order`` trains, second tests."""
+    half = len(order) // 2
+    train, test = np.sort(order[:half]), np.sort(order[half:])
+    return Classification(name, [data.texts[i] for i in train], [data.labels[i] for i in train],
+                          [data.texts[i] for i in test], [data.labels[i] for i in test])
+
+
 def _election_tweets(quick: bool) -> Classification:
-    """Who wrote the tweet, Clinton or Trump: stratified 50/50 split (seed 8)."""
+    """Who wrote the tweet, Clinton or Trump: random 50/50 split (seed 8)."""
     from lexdense.io import datasets
 
     tweets = datasets.election_tweets()
-    rng = np.random.default_rng(8)
-    order = rng.permutation(len(tweets.texts))[: 1000 if quick else None]
-    half = len(order) // 2
-    train, test = np.sort(order[:half]), np.sort(order[half:])
-    return Classification("election-tweets-classification", [tweets.texts[i] for i in train],
-                          [tweets.labels[i] for i in train], [tweets.texts[i] for i in test],
-                          [tweets.labels[i] for i in test])
+    order = np.random.default_rng(8).permutation(len(tweets.texts))[: 1000 if quick else None]
+    return _halves_of("election-tweets-classification", tweets, order)
 
 
 def _newsgroups(quick: bool) -> Classification:
@@ -421,18 +425,12 @@ def _healthtweets_clustering(quick: bool) -> Clustering:
 
 
 def _news_outlet(quick: bool) -> Classification:
-    """Which of 9 outlets published the article: stratified 50/50 split (seed 9)."""
+    """Which of 9 outlets published the article: random 50/50 split (seed 9)."""
     from lexdense.io import datasets
 
     news = datasets.news_articles()
     index = stratified_sample(news.labels, 900 if quick else len(news.labels), 9)
-    rng = np.random.default_rng(9)
-    order = rng.permutation(index)
-    half = len(order) // 2
-    train, test = np.sort(order[:half]), np.sort(order[half:])
-    return Classification("news-outlet-classification", [news.texts[i] for i in train],
-                          [news.labels[i] for i in train], [news.texts[i] for i in test],
-                          [news.labels[i] for i in test])
+    return _halves_of("news-outlet-classification", news, np.random.default_rng(9).permutation(index))
 
 
 def _fortunes_clustering(quick: bool) -> Clustering:

@@ -191,9 +191,9 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
                classifier: str | os.PathLike | None = None, token: str | None = None,
                max_texts: int = 1024, max_text_chars: int = 200_000, max_body_bytes: int = 8 << 20,
                batch_wait_ms: float = 2.0) -> FastAPI:
-    from lexdense.model import LexDense
+    from lexdense.model import as_encoder
 
-    embedder = LexDense.load(model) if isinstance(model, (str, os.PathLike)) else model
+    embedder = as_encoder(model)
     search_index = None
     if index is not None:
         from lexdense.search import SearchIndex
