@@ -5,7 +5,12 @@ and in 2 processes at once, to separate the kernel's scaling from the I/O around
 in total and per core, and the cost per billion documents this implies.
 
     python benchmarks/scaling.py --size-mib 256 --json benchmarks/results/scaling.json
-    python benchmarks/scaling.py --size-mib 8          # smoke size
+    python benchmarks/scaling.py --size-mib 8 --repeat 1   # smoke size
+
+Each setting runs --repeat times, in rounds that alternate their order (a shared VM drifts);
+figures are medians, and 2-vs-1 ratios are taken within a round. The fixed cost of a job
+(interpreter, model load, worker processes) is measured on a tiny input and reported, with
+the per-core rate past it: it is what a long job sees.
 
 Input: NewsArticles lines repeated to the size asked (as benchmarks/memory.py). End to end:
 reading, embedding and writing Parquet, as a user runs it. The cost line multiplies the
@@ -17,6 +22,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,65 +55,102 @@ def kernel_rates(processes: int, repeat: int) -> list[float]:
     return [float(job.communicate()[0].strip().splitlines()[-1]) for job in jobs]
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(source: Path, out: Path, threads: int, extra: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one `lexdense embed` in a fresh process."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+           "OPENBLAS_NUM_THREADS": str(threads)}
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    cpu, start = children_cpu(), time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lexdense.cli", "embed", str(source), "--out", str(out), *extra],
+                   check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start, children_cpu() - cpu
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each round runs every setting once")
     parser.add_argument("--price", type=float, default=0.04, help="price of one core-hour")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
     from memory import build_corpus
 
-    result: dict = {"size_mib": args.size_mib, "threads": {}, "workers": {}}
-
-    def run(source: Path, out: Path, threads: int, extra: list[str]) -> float:
-        env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-               "OPENBLAS_NUM_THREADS": str(threads)}
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "lexdense.cli", "embed", str(source), "--out", str(out), *extra],
-                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return time.perf_counter() - start
-
+    settings = {("threads", 1): 1, ("threads", 2): 2, ("workers", 1): 1, ("workers", 2): 2}
+    runs: dict = {key: [] for key in settings}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         docs = build_corpus(corpus, args.size_mib << 20)
-        result["documents"] = docs
-        shards = Path(tmp) / "shards"
+        shards, tiny = Path(tmp) / "shards", Path(tmp) / "tiny"
         shards.mkdir()
+        tiny.mkdir()
         lines = corpus.read_text(encoding="utf-8").splitlines(keepends=True)
         for k in range(8):
             (shards / f"part-{k}.txt").write_text("".join(lines[k::8]), encoding="utf-8")
+            (tiny / f"part-{k}.txt").write_text(lines[k], encoding="utf-8")
         del lines
-        for threads in (1, 2):
-            seconds = run(corpus, Path(tmp) / f"out-{threads}.parquet", threads, [])
-            result["threads"][threads] = {"seconds": seconds, "docs_per_s": docs / seconds,
-                                          "docs_per_s_per_core": docs / seconds / threads}
-        for workers in (1, 2):
-            seconds = run(shards, Path(tmp) / f"dir-{workers}", 1, ["--workers", str(workers)])
-            result["workers"][workers] = {"seconds": seconds, "docs_per_s": docs / seconds,
-                                          "docs_per_s_per_core": docs / seconds / workers}
+        # The fixed cost of a job: start, load the model, and (2 workers) start the worker processes.
+        startup = {n: min(run(tiny, Path(tmp) / "tiny-out", 1, ["--workers", str(n)])[0] for _ in range(2))
+                   for n in (1, 2)}
+        for round_ in range(args.repeat):
+            # Alternate the order, so slow drift of a shared machine hits both sides alike.
+            order = list(settings) if round_ % 2 == 0 else list(reversed(settings))
+            for kind, n in order:
+                if kind == "threads":
+                    wall, cpu = run(corpus, Path(tmp) / "out.parquet", n, [])
+                else:
+                    wall, cpu = run(shards, Path(tmp) / "out-dir", 1, ["--workers", str(n)])
+                runs[(kind, n)].append((wall, cpu))
+    result: dict = {"size_mib": args.size_mib, "documents": docs, "repeat": args.repeat,
+                    "startup_s": {str(n): s for n, s in startup.items()}, "threads": {}, "workers": {}}
+    for (kind, n), values in runs.items():
+        walls = sorted(w for w, _ in values)
+        wall = statistics.median(walls)
+        cpu = statistics.median(c for _, c in values)
+        steady = wall - startup[n if kind == "workers" else 1]
+        result[kind][n] = {"seconds": wall, "seconds_all": [w for w, _ in values], "cpu_seconds": cpu,
+                           "cores_busy": cpu / wall, "docs_per_s": docs / wall, "docs_per_s_per_core": docs / wall / n,
+                           # None where the fixed cost is most of the run (smoke sizes)
+                           "steady_docs_per_s_per_core": docs / steady / n if steady > 0.5 * wall else None}
+    for kind, key in (("threads", ""), ("workers", "_workers")):
+        one, two = result[kind][1], result[kind][2]
+        # Paired rounds: each round's 2-vs-1 ratio, then the median of those.
+        ratios = [w1 / w2 for (w1, _), (w2, _) in zip(runs[(kind, 1)], runs[(kind, 2)])]
+        result[f"speedup_2_{kind}"] = statistics.median(ratios)
+        result[f"per_core_efficiency{key}"] = statistics.median(ratios) / 2
+        steady = (one["steady_docs_per_s_per_core"], two["steady_docs_per_s_per_core"])
+        result[f"steady_per_core_efficiency{key}"] = steady[1] / steady[0] if all(steady) else None
     repeat = max(1, args.size_mib // 32)
-    single, pair = kernel_rates(1, repeat), kernel_rates(2, repeat)
-    result["kernel"] = {"one_process": single[0], "two_processes": sum(pair),
-                        "per_core_efficiency": sum(pair) / 2 / single[0]}
-    one, two = result["threads"][1], result["threads"][2]
-    result["speedup_2_threads"] = two["docs_per_s"] / one["docs_per_s"]
-    result["per_core_efficiency"] = two["docs_per_s_per_core"] / one["docs_per_s_per_core"]
-    w1, w2 = result["workers"][1], result["workers"][2]
-    result["speedup_2_workers"] = w2["docs_per_s"] / w1["docs_per_s"]
-    result["per_core_efficiency_workers"] = w2["docs_per_s_per_core"] / w1["docs_per_s_per_core"]
+    singles, pairs = [], []
+    for _ in range(args.repeat):
+        singles.append(kernel_rates(1, repeat)[0])
+        pairs.append(sum(kernel_rates(2, repeat)))
+    single, pair = statistics.median(singles), statistics.median(pairs)
+    result["kernel"] = {"one_process": single, "two_processes": pair, "per_core_efficiency": pair / 2 / single,
+                        "one_process_all": singles, "two_processes_all": pairs}
+    one, w1 = result["threads"][1], result["workers"][1]
     core_hours = 1e9 / max(one["docs_per_s_per_core"], w1["docs_per_s_per_core"]) / 3600
     result["per_billion"] = {"core_hours": core_hours, "price_per_core_hour": args.price,
                              "cost": core_hours * args.price, "mean_doc_bytes": (args.size_mib << 20) / docs}
-    print(f"{docs:,} documents ({args.size_mib} MiB, {result['per_billion']['mean_doc_bytes']:,.0f} B each), end to end:")
-    for threads, r in result["threads"].items():
-        print(f"  {threads} thread(s): {r['docs_per_s']:,.0f} docs/s, {r['docs_per_s_per_core']:,.0f} docs/s per core")
-    print(f"  2 threads: {result['speedup_2_threads']:.2f}x, per-core efficiency {result['per_core_efficiency']:.0%}")
-    for workers, r in result["workers"].items():
-        print(f"  8 shards, {workers} worker process(es): {r['docs_per_s']:,.0f} docs/s, "
-              f"{r['docs_per_s_per_core']:,.0f} docs/s per core")
-    print(f"  2 workers: {result['speedup_2_workers']:.2f}x, per-core efficiency "
-          f"{result['per_core_efficiency_workers']:.0%}")
+    print(f"{docs:,} documents ({args.size_mib} MiB, {result['per_billion']['mean_doc_bytes']:,.0f} B each), end to end, "
+          f"median of {args.repeat} alternating rounds; fixed cost of a job: {startup[1]:.1f} s, "
+          f"{startup[2]:.1f} s with 2 worker processes:")
+    for kind, label in (("threads", "one file, {n} numba thread(s)"), ("workers", "8 shards, {n} worker process(es)")):
+        for n, r in result[kind].items():
+            steady = r["steady_docs_per_s_per_core"]
+            print(f"  {label.format(n=n)}: {r['docs_per_s']:,.0f} docs/s, {r['docs_per_s_per_core']:,.0f} per core "
+                  f"({r['cores_busy']:.2f} cores busy"
+                  + (f"; {steady:,.0f} per core past the fixed cost)" if steady else ")"))
+        key = "" if kind == "threads" else "_workers"
+        steady = result[f"steady_per_core_efficiency{key}"]
+        print(f"  2 {kind}: {result[f'speedup_2_{kind}']:.2f}x, per-core efficiency {result[f'per_core_efficiency{key}']:.0%} "
+              "end to end" + (f", {steady:.0%} past the fixed cost" if steady else ""))
     k = result["kernel"]
     print(f"  encode alone (texts in memory, 1 thread): 1 process {k['one_process']:,.0f} docs/s, 2 processes "
           f"{k['two_processes']:,.0f} docs/s ({k['per_core_efficiency']:.0%} per core)")

@@ -30,6 +30,8 @@ VARIANTS = {
     "hidden layer 2048 wide": {"d_hidden": 2048},
     "learning rate 1e-2": {"lr": 1e-2},
     "60,000 corpus words, 16,384 character rows": {"n_words": 60000, "n_buckets": 16384},
+    "plus 3,000 long passages (80-160 words)": {"long_passages": 3000},
+    "token rows 384 wide, 16,384 character rows": {"d_embed": 384, "n_buckets": 16384},
 }
 
 

@@ -109,5 +109,5 @@ def test_load_benchmark_small():
 
 def test_scaling_benchmark_small():
     scaling = load("scaling")
-    result = scaling.main(["--size-mib", "4"])
+    result = scaling.main(["--size-mib", "4", "--repeat", "1"])
     assert set(result["threads"]) == set(result["workers"]) == {1, 2} and result["per_billion"]["core_hours"] > 0

@@ -135,6 +135,16 @@ def test_distill_gram_kl_runs_and_saves(tmp_path):
     np.testing.assert_allclose(again.encode("apple banana"), model.encode("apple banana"), rtol=1e-6)
 
 
+def test_distill_adds_long_passages(tmp_path):
+    teacher = FakeTeacher()
+    docs = [" ".join(corpus(20, seed=s)) for s in range(30)]  # documents of ~160 words
+    model = distill("fake", docs, None, n_words=100, n_buckets=64, d_embed=8, d_hidden=16, epochs=1,
+                    max_passages=50, long_passages=10, long_words=40, cache_dir=tmp_path, show_progress=False,
+                    teacher_model=teacher, validation_share=0.1)
+    log = model.config["distillation"]
+    assert log["n_passages"] == 60 and log["long_passages"] == 10 and log["long_words"] == 40
+
+
 def test_distill_rejects_empty_and_bad_loss(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         distill("fake", [], teacher_model=FakeTeacher(), show_progress=False)

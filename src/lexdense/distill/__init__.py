@@ -56,6 +56,8 @@ def distill(
     oov_rate: float = 0.15,
     max_passages: int | None = 80000,
     max_words: int = 24,
+    long_passages: int = 0,
+    long_words: int = 160,
     validation_share: float = 0.02,
     cache_dir: str | os.PathLike = ".cache/lexdense",
     seed: int = 0,
@@ -78,6 +80,8 @@ def distill(
     :param oov_rate: share of known word occurrences hidden during training, so the
         character table learns to stand in for words the vocabulary lacks.
     :param max_passages: passages labelled by the teacher (a random sample, seeded).
+    :param long_passages: extra passages of ``long_words`` words (at least half that), so
+        the student also sees sums as long as whole documents at inference.
     :param cache_dir: teacher vectors are cached here and reused by later runs.
     :param teacher_model: an already loaded teacher (anything with ``encode``), for tests.
     :param teacher_words: also keep every whole word of the teacher's tokenizer vocabulary
@@ -113,6 +117,12 @@ def distill(
     texts = passages(documents, max_words=max_words)
     if max_passages and len(texts) > max_passages:
         texts = [texts[i] for i in np.sort(rng.choice(len(texts), max_passages, replace=False))]
+    if long_passages:
+        long_texts = passages(documents, max_words=long_words, min_words=max(3, long_words // 2))
+        if len(long_texts) > long_passages:
+            picked = np.sort(rng.choice(len(long_texts), long_passages, replace=False))
+            long_texts = [long_texts[i] for i in picked]
+        texts = texts + long_texts
     if len(texts) < 8:
         raise ValueError(f"only {len(texts)} passages of >= 3 words: the corpus is too small")
 
@@ -172,6 +182,7 @@ def distill(
             "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "oov_rate": oov_rate, "seed": seed, "n_documents": len(documents),
             "n_passages": len(texts), "max_words": max_words,
+            "long_passages": long_passages, "long_words": long_words,
             "validation_cosine_untrained": round(initial, 4),
             "log": [{k: round(v, 4) if isinstance(v, float) else v for k, v in log.items()}
                     for log in logs],
