@@ -122,7 +122,9 @@ def test_distill_learns_the_teacher(tmp_path):
 
 
 def test_distill_is_reproducible(tmp_path):
+    torch.manual_seed(1)
     a = _tiny_distill(tmp_path / "a")
+    torch.manual_seed(2)  # the caller's generator state must not matter
     b = _tiny_distill(tmp_path / "b")
     for name in a.weights:
         np.testing.assert_array_equal(a.weights[name], b.weights[name])

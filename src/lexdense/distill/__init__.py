@@ -150,7 +150,11 @@ def distill(
     val_texts = [texts[i] for i in val_rows]
     train_features = trainer.Features(*featurizer.feature_lists(train_texts, oov_rate=oov_rate))
     val_features = trainer.Features(*featurizer.feature_lists(val_texts))
-    student = trainer.Student(featurizer.n_rows, n_buckets, d_embed, d_hidden, rotated.shape[1])
+    # Layer initialisation draws from torch's global generator: seed it here, and give the
+    # caller's generator state back afterwards.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        student = trainer.Student(featurizer.n_rows, n_buckets, d_embed, d_hidden, rotated.shape[1])
     trainer.init_from_teacher(student, token_vectors, np.asarray(vocabulary.sif, np.float32), rotation,
                               vocabulary.n_words, seed)
     initial = trainer.mean_cosine(student, val_features, rotated[val_rows])
