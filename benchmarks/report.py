@@ -227,6 +227,10 @@ def workflows_block() -> str:
                 f"write Parquet), medians of {rounds} alternating rounds: one file, 1 thread {t['1']['docs_per_s']:,.0f} "
                 f"docs/s, 2 threads {t['2']['docs_per_s']:,.0f} docs/s ({scaling['per_core_efficiency']:.0%} per-core "
                 "efficiency)")
+        fw = scaling.get("file_workers")
+        if fw:
+            line += (f", 2 worker processes {fw['2']['docs_per_s']:,.0f} docs/s "
+                     f"({scaling['per_core_efficiency_file_workers']:.0%})")
         if w:
             line += (f"; 8 shards, 1 worker process {w['1']['docs_per_s']:,.0f} docs/s, 2 workers "
                      f"{w['2']['docs_per_s']:,.0f} docs/s ({scaling['per_core_efficiency_workers']:.0%} per-core "

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from memory import build_corpus
 
-    settings = {("threads", 1): 1, ("threads", 2): 2, ("workers", 1): 1, ("workers", 2): 2}
+    settings = {("threads", 1): 1, ("threads", 2): 2, ("file_workers", 2): 2, ("workers", 1): 1, ("workers", 2): 2}
     runs: dict = {key: [] for key in settings}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
@@ -104,24 +104,29 @@ def main(argv: list[str] | None = None) -> dict:
             for kind, n in order:
                 if kind == "threads":
                     wall, cpu = run(corpus, Path(tmp) / "out.parquet", n, [])
+                elif kind == "file_workers":
+                    wall, cpu = run(corpus, Path(tmp) / "out.parquet", 1, ["--workers", str(n)])
                 else:
                     wall, cpu = run(shards, Path(tmp) / "out-dir", 1, ["--workers", str(n)])
                 runs[(kind, n)].append((wall, cpu))
     result: dict = {"size_mib": args.size_mib, "documents": docs, "repeat": args.repeat,
-                    "startup_s": {str(n): s for n, s in startup.items()}, "threads": {}, "workers": {}}
+                    "startup_s": {str(n): s for n, s in startup.items()}, "threads": {}, "file_workers": {},
+                    "workers": {}}
     for (kind, n), values in runs.items():
         walls = sorted(w for w, _ in values)
         wall = statistics.median(walls)
         cpu = statistics.median(c for _, c in values)
-        steady = wall - startup[n if kind == "workers" else 1]
+        steady = wall - startup[1 if kind == "threads" else n]
         result[kind][n] = {"seconds": wall, "seconds_all": [w for w, _ in values], "cpu_seconds": cpu,
                            "cores_busy": cpu / wall, "docs_per_s": docs / wall, "docs_per_s_per_core": docs / wall / n,
                            # None where the fixed cost is most of the run (smoke sizes)
                            "steady_docs_per_s_per_core": docs / steady / n if steady > 0.5 * wall else None}
-    for kind, key in (("threads", ""), ("workers", "_workers")):
-        one, two = result[kind][1], result[kind][2]
+    for kind, key in (("threads", ""), ("file_workers", "_file_workers"), ("workers", "_workers")):
+        # One file: 2 threads or 2 workers against 1 thread; shards: 2 workers against 1.
+        base = "workers" if kind == "workers" else "threads"
+        one, two = result[base][1], result[kind][2]
         # Paired rounds: each round's 2-vs-1 ratio, then the median of those.
-        ratios = [w1 / w2 for (w1, _), (w2, _) in zip(runs[(kind, 1)], runs[(kind, 2)])]
+        ratios = [w1 / w2 for (w1, _), (w2, _) in zip(runs[(base, 1)], runs[(kind, 2)])]
         result[f"speedup_2_{kind}"] = statistics.median(ratios)
         result[f"per_core_efficiency{key}"] = statistics.median(ratios) / 2
         steady = (one["steady_docs_per_s_per_core"], two["steady_docs_per_s_per_core"])
@@ -141,15 +146,19 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{docs:,} documents ({args.size_mib} MiB, {result['per_billion']['mean_doc_bytes']:,.0f} B each), end to end, "
           f"median of {args.repeat} alternating rounds; fixed cost of a job: {startup[1]:.1f} s, "
           f"{startup[2]:.1f} s with 2 worker processes:")
-    for kind, label in (("threads", "one file, {n} numba thread(s)"), ("workers", "8 shards, {n} worker process(es)")):
+    labels = (("threads", "one file, {n} numba thread(s)"), ("file_workers", "one file, {n} worker processes"),
+              ("workers", "8 shards, {n} worker process(es)"))
+    for kind, label in labels:
         for n, r in result[kind].items():
             steady = r["steady_docs_per_s_per_core"]
             print(f"  {label.format(n=n)}: {r['docs_per_s']:,.0f} docs/s, {r['docs_per_s_per_core']:,.0f} per core "
                   f"({r['cores_busy']:.2f} cores busy"
                   + (f"; {steady:,.0f} per core past the fixed cost)" if steady else ")"))
-        key = "" if kind == "threads" else "_workers"
+        key = {"threads": "", "file_workers": "_file_workers", "workers": "_workers"}[kind]
         steady = result[f"steady_per_core_efficiency{key}"]
-        print(f"  2 {kind}: {result[f'speedup_2_{kind}']:.2f}x, per-core efficiency {result[f'per_core_efficiency{key}']:.0%} "
+        short = {"threads": "one file, 2 threads", "file_workers": "one file, 2 workers",
+                 "workers": "8 shards, 2 workers"}[kind]
+        print(f"  {short} against 1: {result[f'speedup_2_{kind}']:.2f}x, per-core efficiency {result[f'per_core_efficiency{key}']:.0%} "
               "end to end" + (f", {steady:.0%} past the fixed cost" if steady else ""))
     k = result["kernel"]
     print(f"  encode alone (texts in memory, 1 thread): 1 process {k['one_process']:,.0f} docs/s, 2 processes "

@@ -117,6 +117,19 @@ def test_resume_finishes_without_duplicates(tmp_path, tiny_model):
     assert table.column("id").to_pylist() == [f"doc{i}" for i in range(100)]
 
 
+def test_worker_processes_embed_a_file_like_one_process(tmp_path, tiny_model_dir):
+    tiny_model = LexDense.load(tiny_model_dir)  # spawned workers load it from its directory
+    source = write_jsonl(tmp_path / "in.jsonl", 500)
+    one = embed_file(tiny_model, source, tmp_path / "one.parquet", text_field="body", batch_rows=64)
+    two = embed_file(tiny_model, source, tmp_path / "two.parquet", text_field="body", batch_rows=64, workers=2)
+    assert one.documents == two.documents == 500 and one.bytes == two.bytes
+    a, b = pq.read_table(tmp_path / "one.parquet"), pq.read_table(tmp_path / "two.parquet")
+    assert b.column("row").to_pylist() == list(range(500)) and a.column("id") == b.column("id")
+    np.testing.assert_allclose(np.stack(a.column("embedding").to_numpy(zero_copy_only=False)),
+                               np.stack(b.column("embedding").to_numpy(zero_copy_only=False)), atol=1e-6)
+    assert not (tmp_path / "two.parquet.parts").exists()
+
+
 def test_resume_refuses_other_settings(tmp_path, tiny_model):
     source = write_jsonl(tmp_path / "in.jsonl", 30)
     out = tmp_path / "out.parquet"
@@ -127,12 +140,13 @@ def test_resume_refuses_other_settings(tmp_path, tiny_model):
         embed_file(tiny_model, source, out, text_field="body", batch_rows=10, precision="int8", resume=True)
 
 
-def test_kill_9_then_resume(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_9_then_resume(tmp_path, tiny_model_dir, workers):
     """A real SIGKILL mid-run: restart with --resume, every row exactly once."""
     source = write_jsonl(tmp_path / "in.jsonl", 20000)
     out = tmp_path / "out.parquet"
     command = [sys.executable, "-m", "lexdense.cli", "embed", str(source), "-o", str(out), "-m",
-               str(tiny_model_dir), "--text-field", "body", "--batch-rows", "200"]
+               str(tiny_model_dir), "--text-field", "body", "--batch-rows", "200", "--workers", str(workers)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = tmp_path / "out.parquet.parts"
     deadline = time.time() + 60

@@ -103,3 +103,29 @@ def test_directory_job_with_worker_processes_matches_one_process(tmp_path):
         assert a.column("id").to_pylist() == b.column("id").to_pylist()
         assert np.allclose(np.stack(a.column("embedding").to_numpy(zero_copy_only=False)),
                            np.stack(b.column("embedding").to_numpy(zero_copy_only=False)), atol=1e-6)
+
+
+FORKED_JOB = """
+import sys
+from lexdense import LexDense
+from lexdense.io.embed_job import _worker_context, embed_directory
+model = LexDense.load("lexdense-base")
+print(_worker_context(model)[0].get_start_method())
+embed_directory(model, sys.argv[1], sys.argv[2], workers=2)
+model.encode(["numba's threads start here"])
+print(_worker_context(model)[0].get_start_method())
+"""
+
+
+def test_workers_are_forked_until_numba_starts_threads(tmp_path):
+    write_shards(tmp_path / "in", 3, 120)
+    done = subprocess.run([sys.executable, "-c", FORKED_JOB, str(tmp_path / "in"), str(tmp_path / "forked")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["fork", "spawn"]
+    embed_directory(LexDense.load("lexdense-base"), tmp_path / "in", tmp_path / "one")
+    for shard in sorted((tmp_path / "one").glob("shard-*.parquet")):
+        a, b = pq.read_table(shard), pq.read_table(tmp_path / "forked" / shard.name)
+        assert a.column("id").to_pylist() == b.column("id").to_pylist()
+        assert np.allclose(np.stack(a.column("embedding").to_numpy(zero_copy_only=False)),
+                           np.stack(b.column("embedding").to_numpy(zero_copy_only=False)), atol=1e-6)

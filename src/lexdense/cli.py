@@ -63,8 +63,9 @@ def embed(
     resume: bool = typer.Option(False, help="Continue a killed job from its finished parts"),
     engine: str = typer.Option("local", help="local, or ray (Parquet in, Parquet shards out, Ray Data)"),
     ray_address: Optional[str] = typer.Option(None, help="With --engine ray: a cluster address, or 'auto'"),
-    workers: Optional[int] = typer.Option(None, help="Directory input: shards embedded at once in worker "
-                                                      "processes (default 1); --engine ray: actor pool size"),
+    workers: Optional[int] = typer.Option(None, help="Worker processes (default 1): a file's batches, or a "
+                                                      "directory's shards, embedded at once; --engine ray: actor "
+                                                      "pool size"),
 ) -> None:
     """Embed a corpus into Parquet (ids and metadata kept beside the vectors)."""
     from rich.progress import TextColumn
@@ -78,6 +79,8 @@ def embed(
         raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine '{engine}': expected local or ray")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
     if engine == "ray":
         from lexdense.scale import embed_parquet
 
@@ -108,14 +111,14 @@ def embed(
         if input.is_dir():
             summary = embed_directory(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
                                       precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
-                                      on_batch=on_batch, workers=workers or 1)
+                                      on_batch=on_batch, workers=1 if workers is None else workers)
             progress.update(task, completed=total_bytes)
             err.print(f"wrote {out}: {summary['shards']} shards ({summary['embedded']} embedded now, "
                       f"{summary['skipped']} already done), {summary['rows']:,} rows; manifest {out / '_manifest.json'}")
             return
         stats = embed_file(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
                            precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
-                           resume=resume, on_batch=on_batch)
+                           resume=resume, on_batch=on_batch, workers=1 if workers is None else workers)
         progress.update(task, completed=total_bytes)
     rate = stats.documents / max(stats.seconds, 1e-9)
     err.print(f"wrote {out}: {stats.documents + stats.resumed_documents:,} documents "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +50,42 @@ def as_encoder(model):
     if isinstance(model, (str, os.PathLike)):
         return LexDense.load(model)
     return model
+
+
+class _OneBlasThread:
+    """Hold BLAS to one thread while ``encode`` runs, if numba's kernel uses several.
+
+    OpenBLAS's idle threads spin after each call and take the cores from the numba kernel
+    of the next batch: on 2 cores, long texts went from 10.5k to 17.8k docs/s with one BLAS
+    thread (short texts lose about 6%). Reference-counted, so overlapping calls from several
+    threads give the caller's setting back exactly once, when the last one leaves.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limit = None
+
+    def __enter__(self):
+        import numba
+
+        with self._lock:
+            if self._depth == 0 and numba.get_num_threads() > 1:
+                from threadpoolctl import threadpool_limits
+
+                self._limit = threadpool_limits(limits=1, user_api="blas")
+            self._depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._limit is not None:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
 
 
 def _l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -142,9 +179,10 @@ class LexDense:
 
             batches = track(batches, total=n_batches, description="Encoding")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in batches:
-            chunk = texts[start : start + batch_size]
-            out[start : start + len(chunk)] = self._encode_batch(chunk, normalize=False)
+        with _ONE_BLAS_THREAD:
+            for start in batches:
+                chunk = texts[start : start + batch_size]
+                out[start : start + len(chunk)] = self._encode_batch(chunk, normalize=False)
         if truncate_dim is not None:
             out = out[:, :truncate_dim].copy()
         if normalize_embeddings:

@@ -52,12 +52,19 @@ def embed_file(
     keep_text: bool = False,
     resume: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> EmbedStats:
     """Embed every record of ``input_path`` and write ``out`` (Parquet).
+
+    Each batch becomes a part file named by its first row, written atomically; ``resume``
+    skips the batches whose part exists. ``workers`` > 1 embeds batches in that many worker
+    processes (one numba and one BLAS thread each) while this process reads ahead, at most
+    two batches per worker in flight.
 
     :param on_batch: called with (documents, bytes) after each batch, for progress bars.
     """
     model.check_options(precision, truncate_dim)
+    _check_workers(workers)
     reader = Reader(input_path, text_field=text_field, batch_rows=batch_rows)
     # Read the first batch before touching the output, so a wrong format or field fails clean.
     batches = iter(reader)
@@ -66,8 +73,7 @@ def embed_file(
     parts_dir = out.with_name(out.name + ".parts")
     settings = {"input": str(Path(input_path).resolve()), "text_field": text_field,
                 "precision": precision, "truncate_dim": truncate_dim, "keep_text": keep_text,
-                "model": model.config.get("name"), "batch_rows": batch_rows}
-    done_rows = 0
+                "model": model.config.get("name"), "batch_rows": batch_rows, "parts": "by first row"}
     if parts_dir.exists():
         if not resume:
             shutil.rmtree(parts_dir)
@@ -77,37 +83,60 @@ def embed_file(
                 raise ValueError(f"{parts_dir}: left by a job with other settings; rerun without --resume")
     parts_dir.mkdir(parents=True, exist_ok=True)
     (parts_dir / "job.json").write_text(json.dumps(settings))
-    parts = sorted(parts_dir.glob("part-*.parquet"))
-    for part in parts:
-        done_rows += pq.ParquetFile(part).metadata.num_rows
-    stats = EmbedStats(resumed_documents=done_rows)
+    finished = {part.name for part in parts_dir.glob("part-*.parquet")}
+    stats = EmbedStats(resumed_documents=sum(pq.ParquetFile(parts_dir / name).metadata.num_rows
+                                             for name in finished))
+    options = {"precision": precision, "truncate_dim": truncate_dim, "keep_text": keep_text}
     started = time.perf_counter()
-    next_part = len(parts)
-    for table in itertools.chain([first_batch] if first_batch is not None else [], batches):
-        if done_rows:
-            first = table.column("row")[0].as_py()
-            if first + table.num_rows <= done_rows:
-                continue
-            table = table.slice(max(0, done_rows - first))
-        texts = table.column("text").to_pylist()
-        vectors = model.encode(texts, batch_size=1024, precision=precision, truncate_dim=truncate_dim,
-                               show_progress_bar=False)
-        if not keep_text:
-            table = table.drop_columns(["text"])
-        table = table.append_column("embedding", embedding_column(vectors, precision))
-        with atomic_file(parts_dir / f"part-{next_part:06d}.parquet", suffix=".parquet") as tmp:
-            pq.write_table(table, tmp)
-        next_part += 1
-        size = sum(len(t) for t in texts)
-        stats.documents += len(texts)
+
+    def done(rows: int, size: int) -> None:
+        stats.documents += rows
         stats.bytes += size
         if on_batch:
-            on_batch(len(texts), size)
+            on_batch(rows, size)
+
+    def todo():
+        for table in itertools.chain([first_batch] if first_batch is not None else [], batches):
+            name = f"part-{table.column('row')[0].as_py():012d}.parquet"
+            if name not in finished:  # batches are the same on every run of these settings
+                yield table, parts_dir / name
+
+    if workers <= 1:
+        for table, part in todo():
+            done(*_embed_part(model, table, part, options))
+    else:
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        context, initargs = _worker_context(model)
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=initargs) as pool:
+            pending: set = set()
+            for table, part in todo():
+                if len(pending) >= 2 * workers:  # bounded read-ahead: memory stays bounded
+                    ready, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in ready:
+                        done(*future.result())
+                pending.add(pool.submit(_worker_part, table, part, options))
+            for future in pending:
+                done(*future.result())
     stats.replaced_bytes = reader.replaced_bytes
     _merge(sorted(parts_dir.glob("part-*.parquet")), out)
     shutil.rmtree(parts_dir)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _embed_part(model, table: pa.Table, part: Path, options: dict) -> tuple[int, int]:
+    """Embed one batch and write it as ``part`` (atomically); returns (rows, text bytes)."""
+    texts = table.column("text").to_pylist()
+    vectors = model.encode(texts, batch_size=1024, precision=options["precision"],
+                           truncate_dim=options["truncate_dim"], show_progress_bar=False)
+    if not options["keep_text"]:
+        table = table.drop_columns(["text"])
+    table = table.append_column("embedding", embedding_column(vectors, options["precision"]))
+    with atomic_file(part, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
+    return len(texts), sum(len(t) for t in texts)
 
 
 def _merge(parts: list[Path], out: Path) -> None:
@@ -152,7 +181,7 @@ def embed_directory(
     """Embed a directory of shards into a directory of Parquet shards, one out per in.
 
     ``workers`` > 1 embeds that many shards at once in worker processes (each with one numba
-    thread), so reading and writing run in parallel too; ``on_batch`` is then called once per
+    and one BLAS thread), so reading and writing run in parallel too; ``on_batch`` is then called once per
     finished shard.
 
     ``out_dir/_manifest.json`` lists finished shards (name, rows, input size); it is
@@ -161,6 +190,7 @@ def embed_directory(
     from its finished parts, and leaves no duplicate or missing row. A shard whose input
     changed since it was recorded (size or mtime) is embedded again.
     """
+    _check_workers(workers)
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     if not input_dir.is_dir():
         raise ValueError(f"{input_dir}: not a directory")
@@ -196,15 +226,11 @@ def embed_directory(
             stats = embed_file(model, shard, target, on_batch=on_batch, **options)
             record(shard, target, fingerprint, stats.documents + stats.resumed_documents)
     else:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        source = getattr(model, "source", None)
-        if source is None:
-            raise ValueError("workers > 1 needs a model loaded from a name or directory")
-        context = multiprocessing.get_context("spawn")
+        context, initargs = _worker_context(model)
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(source,)) as pool:
+                                 initargs=initargs) as pool:
             futures = {pool.submit(_embed_shard, shard, target, options): (shard, target, fingerprint)
                        for shard, target, fingerprint in todo}
             for future in as_completed(futures):
@@ -221,15 +247,50 @@ def embed_directory(
 _WORKER_MODEL = None
 
 
-def _init_worker(source: str) -> None:
-    """Worker process: one numba thread (the pool supplies the parallelism), the model once."""
+def _check_workers(workers: object) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+
+
+def _worker_context(model):
+    """How to start worker processes: (multiprocessing context, initializer arguments).
+
+    Forking hands the loaded model to the workers for free (a spawned worker spends about a
+    second importing and loading it, which is most of a small job), and the tables are then
+    shared copy-on-write. It is safe only before numba has started its own thread pool in
+    this process (an ``encode`` call does that), so otherwise workers are spawned and load
+    the model from its directory.
+    """
+    import multiprocessing
+
+    from numba.np.ufunc import parallel
+
+    global _WORKER_MODEL
+    if "fork" in multiprocessing.get_all_start_methods() and not parallel._is_initialized:
+        _WORKER_MODEL = model
+        return multiprocessing.get_context("fork"), (None,)
+    source = getattr(model, "source", None)
+    if source is None:
+        raise ValueError("workers > 1 needs a model loaded from a name or directory")
+    return multiprocessing.get_context("spawn"), (source,)
+
+
+def _init_worker(source: str | None) -> None:
+    """Worker process: one numba and one BLAS thread (the pool supplies the parallelism)."""
     global _WORKER_MODEL
     import numba
+    from threadpoolctl import threadpool_limits
 
     numba.set_num_threads(1)
-    from lexdense.model import LexDense
+    threadpool_limits(1)
+    if source is not None:
+        from lexdense.model import LexDense
 
-    _WORKER_MODEL = LexDense.load(source)
+        _WORKER_MODEL = LexDense.load(source)
+
+
+def _worker_part(table: pa.Table, part: Path, options: dict) -> tuple[int, int]:
+    return _embed_part(_WORKER_MODEL, table, part, options)
 
 
 def _embed_shard(shard: Path, target: Path, options: dict) -> tuple[int, int]:
