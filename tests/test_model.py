@@ -184,3 +184,29 @@ def test_encode_from_many_threads_at_once():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_encode_holds_blas_to_one_thread_and_gives_the_setting_back():
+    import numba
+    from threadpoolctl import threadpool_info
+
+    from lexdense.model import _ONE_BLAS_THREAD
+
+    LexDense.load("lexdense-base")  # whatever BLAS libraries loading brings in, first
+    _ONE_BLAS_THREAD._libraries = None  # found again now, whatever earlier tests loaded
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before = blas_threads()
+    with _ONE_BLAS_THREAD:
+        with _ONE_BLAS_THREAD:  # overlapping calls, as from two server threads
+            pass
+        inside = blas_threads()
+    assert blas_threads() == before
+    if numba.get_num_threads() > 1:
+        assert all(n == 1 for n in inside.values())
+    else:
+        assert inside == before
+    LexDense.load("lexdense-base").encode(["a text"] * 2000)
+    assert blas_threads() == before
