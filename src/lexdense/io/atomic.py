@@ -16,12 +16,11 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike, suffix: str = "", temp_dir: str | os.PathLike | None = None):
-    """Yield a temporary path beside ``path`` (or in ``temp_dir``, on the same file system);
-    rename it over ``path`` on success."""
+def atomic_file(path: str | os.PathLike, suffix: str = ""):
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=temp_dir or path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -97,82 +97,33 @@ def embed_file(
 
     def todo():
         for table in itertools.chain([first_batch] if first_batch is not None else [], batches):
-            part = parts_dir / f"part-{table.column('row')[0].as_py():012d}.parquet"
-            merge.expect(part)
-            if part.name not in finished:  # batches are the same on every run of these settings
-                yield table, part
-            merge.advance()
+            name = f"part-{table.column('row')[0].as_py():012d}.parquet"
+            if name not in finished:  # batches are the same on every run of these settings
+                yield table, parts_dir / name
 
-    # The output is written while later batches are embedded (parts appended in row order as
-    # they finish), in a temporary file inside parts_dir, renamed into place at the end.
-    with atomic_file(out, suffix=".parquet", temp_dir=parts_dir) as tmp:
-        merge = _InOrderMerge(tmp)
-        try:
-            if workers <= 1:
-                for table, part in todo():
-                    done(*_embed_part(model, table, part, options))
-            else:
-                from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    if workers <= 1:
+        for table, part in todo():
+            done(*_embed_part(model, table, part, options))
+    else:
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-                context, initargs = _worker_context(model)
-                with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                         initargs=initargs) as pool:
-                    pending: set = set()
-                    for table, part in todo():
-                        if len(pending) >= 2 * workers:  # bounded read-ahead: memory stays bounded
-                            ready, pending = wait(pending, return_when=FIRST_COMPLETED)
-                            for future in ready:
-                                done(*future.result())
-                        pending.add(pool.submit(_worker_part, table, part, options))
-                    for future in pending:
+        context, initargs = _worker_context(model)
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=initargs) as pool:
+            pending: set = set()
+            for table, part in todo():
+                if len(pending) >= 2 * workers:  # bounded read-ahead: memory stays bounded
+                    ready, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in ready:
                         done(*future.result())
-            merge.advance()
-        finally:
-            merge.close()
-        if not merge.complete:
-            _merge(merge.order, tmp)
+                pending.add(pool.submit(_worker_part, table, part, options))
+            for future in pending:
+                done(*future.result())
     stats.replaced_bytes = reader.replaced_bytes
+    _merge(sorted(parts_dir.glob("part-*.parquet")), out)
     shutil.rmtree(parts_dir)
     stats.seconds = time.perf_counter() - started
     return stats
-
-
-class _InOrderMerge:
-    """Append finished parts to one Parquet file in row order, as soon as each is there.
-
-    A part whose schema differs from the first one's (a metadata column all-null in one
-    batch and strings in the next) stops it; the caller then merges every part at the end
-    with unified schemas (:func:`_merge`).
-    """
-
-    def __init__(self, path: Path):
-        self.path, self.order, self.next = path, [], 0
-        self.writer: pq.ParquetWriter | None = None
-        self.stopped = False
-
-    @property
-    def complete(self) -> bool:
-        """Every expected part was appended (none expected: not complete, nothing written)."""
-        return not self.stopped and 0 < self.next == len(self.order)
-
-    def expect(self, part: Path) -> None:
-        self.order.append(part)
-
-    def advance(self) -> None:
-        while not self.stopped and self.next < len(self.order) and self.order[self.next].is_file():
-            table = pq.read_table(self.order[self.next])
-            if self.writer is None:
-                self.writer = pq.ParquetWriter(self.path, table.schema)
-            elif not table.schema.equals(self.writer.schema, check_metadata=False):
-                self.stopped = True
-                return
-            self.writer.write_table(table)
-            self.next += 1
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
 
 
 def _embed_part(model, table: pa.Table, part: Path, options: dict) -> tuple[int, int]:
