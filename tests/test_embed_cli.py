@@ -167,3 +167,17 @@ def test_demo_runs_without_the_teacher(capsys):
     rows = run("lexdense-base", teacher_docs=100, with_teacher=False)
     assert 0.5 < rows["lexdense-base"]["ndcg@10"] <= 1.0
     assert "query: central bank raises interest rates" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_metadata_types_that_change_between_batches_are_unified(tmp_path, tiny_model_dir, workers):
+    """A field that is null in the first batches and text later: the output column is text."""
+    model = LexDense.load(tiny_model_dir)
+    source = tmp_path / "in.jsonl"
+    rows = [{"body": f"apple banana text {i}", "source": None if i < 25 else f"site{i}"} for i in range(60)]
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    embed_file(model, source, tmp_path / "out.parquet", text_field="body", batch_rows=10, workers=workers)
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("row").to_pylist() == list(range(60))
+    assert table.column("source").to_pylist() == [r["source"] for r in rows]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.parquet", "tiny"]  # no temp left
