@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from memory import build_corpus
 
-    settings = {("threads", 1): 1, ("threads", 2): 2, ("file_workers", 2): 2, ("workers", 1): 1, ("workers", 2): 2}
+    settings = [("threads", 1), ("threads", 2), ("file_workers", 2), ("workers", 1), ("workers", 2)]
     runs: dict = {key: [] for key in settings}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
                    for n in (1, 2)}
         for round_ in range(args.repeat):
             # Alternate the order, so slow drift of a shared machine hits both sides alike.
-            order = list(settings) if round_ % 2 == 0 else list(reversed(settings))
+            order = settings if round_ % 2 == 0 else settings[::-1]
             for kind, n in order:
                 if kind == "threads":
                     wall, cpu = run(corpus, Path(tmp) / "out.parquet", n, [])
@@ -113,15 +113,15 @@ def main(argv: list[str] | None = None) -> dict:
                     "startup_s": {str(n): s for n, s in startup.items()}, "threads": {}, "file_workers": {},
                     "workers": {}}
     for (kind, n), values in runs.items():
-        walls = sorted(w for w, _ in values)
-        wall = statistics.median(walls)
+        wall = statistics.median(w for w, _ in values)
         cpu = statistics.median(c for _, c in values)
         steady = wall - startup[1 if kind == "threads" else n]
         result[kind][n] = {"seconds": wall, "seconds_all": [w for w, _ in values], "cpu_seconds": cpu,
                            "cores_busy": cpu / wall, "docs_per_s": docs / wall, "docs_per_s_per_core": docs / wall / n,
                            # None where the fixed cost is most of the run (smoke sizes)
                            "steady_docs_per_s_per_core": docs / steady / n if steady > 0.5 * wall else None}
-    for kind, key in (("threads", ""), ("file_workers", "_file_workers"), ("workers", "_workers")):
+    for kind in ("threads", "file_workers", "workers"):
+        key = "" if kind == "threads" else f"_{kind}"
         # One file: 2 threads or 2 workers against 1 thread; shards: 2 workers against 1.
         base = "workers" if kind == "workers" else "threads"
         one, two = result[base][1], result[kind][2]
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {label.format(n=n)}: {r['docs_per_s']:,.0f} docs/s, {r['docs_per_s_per_core']:,.0f} per core "
                   f"({r['cores_busy']:.2f} cores busy"
                   + (f"; {steady:,.0f} per core past the fixed cost)" if steady else ")"))
-        key = {"threads": "", "file_workers": "_file_workers", "workers": "_workers"}[kind]
+        key = "" if kind == "threads" else f"_{kind}"
         steady = result[f"steady_per_core_efficiency{key}"]
         short = {"threads": "one file, 2 threads", "file_workers": "one file, 2 workers",
                  "workers": "8 shards, 2 workers"}[kind]

@@ -105,11 +105,9 @@ def embed_file(
         for table, part in todo():
             done(*_embed_part(model, table, part, options))
     else:
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
 
-        context, initargs = _worker_context(model)
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=initargs) as pool:
+        with _worker_pool(model, workers) as pool:
             pending: set = set()
             for table, part in todo():
                 if len(pending) >= 2 * workers:  # bounded read-ahead: memory stays bounded
@@ -226,11 +224,9 @@ def embed_directory(
             stats = embed_file(model, shard, target, on_batch=on_batch, **options)
             record(shard, target, fingerprint, stats.documents + stats.resumed_documents)
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        context, initargs = _worker_context(model)
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=initargs) as pool:
+        with _worker_pool(model, workers) as pool:
             futures = {pool.submit(_embed_shard, shard, target, options): (shard, target, fingerprint)
                        for shard, target, fingerprint in todo}
             for future in as_completed(futures):
@@ -250,6 +246,14 @@ _WORKER_MODEL = None
 def _check_workers(workers: object) -> None:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
+
+
+def _worker_pool(model, workers: int):
+    """A pool of ``workers`` processes, each holding ``model`` (see :func:`_worker_context`)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    context, initargs = _worker_context(model)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs)
 
 
 def _worker_context(model):
