@@ -1,92 +1,140 @@
-"""Ablations behind lexdense-base's recipe, on a smaller budget, same corpus and seed.
+"""Ablations behind lexdense-base's recipe, scored on every family of `lexdense eval`.
 
-Each variant changes one setting of the base recipe (20,000 passages, 4 epochs) and is
-scored by benchmarks/quality.py's tasks. Teacher vectors come from the shared cache, so
-after `make model` this takes minutes. Writes models/ablations.md.
+Each row changes one setting of the base recipe (a seeded sample of the recipe's passages,
+fewer epochs) or post-processes the base row's model; every model is scored on the whole
+core suite (family means and the overall mean). Teacher vectors come from the cache that
+`python models/recipe.py --labels-only` fills, so each row costs only its training and its
+evaluation. Writes models/ablations.json and the table in models/ablations.md.
 
-Usage: python models/ablations.py [--passages 20000] [--epochs 4]
+Usage: python models/ablations.py [--passages 100000] [--epochs 3] [--only NAME ...]
+       python models/ablations.py --reference potion:.cache/potion-base-8M   (adds a row)
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "models" / "ablations.json"
 
-BASE = dict(n_words=32000, n_bigrams=0, oov_rate=0.15, loss="cosine", d_hidden=256, teacher_words=True)
+BASE = dict(n_words=32000, n_bigrams=0, oov_rate=0.15, loss="cosine", d_hidden=256, teacher_words=True,
+            teacher_precision="bfloat16")
 VARIANTS = {
     "base recipe": {},
-    "no training (teacher word vectors, SIF-weighted)": {"epochs": 0},
-    "loss: Gram-KL (tau=3), Luxical's": {"loss": "gram-kl"},
-    "loss: cosine + Gram-KL": {"loss": "cosine+gram-kl"},
-    "loss: cosine + in-batch contrastive": {"loss": "cosine+contrastive"},
-    "with 10,000 word pairs (zero-initialised rows)": {"n_bigrams": 10000},
-    "character n-grams untrained (oov_rate 0)": {"oov_rate": 0.0},
-    "no teacher whole words in vocabulary": {"teacher_words": False},
-    "hidden layer 1024 wide": {"d_hidden": 1024},
-    "hidden layer 2048 wide": {"d_hidden": 2048},
-    "learning rate 1e-2": {"lr": 1e-2},
-    "60,000 corpus words, 16,384 character rows": {"n_words": 60000, "n_buckets": 16384},
-    "plus 3,000 long passages (80-160 words)": {"long_passages": 3000},
-    "token rows 384 wide, 16,384 character rows": {"d_embed": 384, "n_buckets": 16384},
+    "loss: cosine + in-batch contrastive (InfoNCE, 0.1)": {"loss": "cosine+contrastive"},
+    "targets: teacher PCA, first 256 components": {"d_out": 256},
+    "learned per-feature weight (trainable IDF)": {"feature_weights": True},
+    "with 10,000 word pairs (negation: 'not good')": {"n_bigrams": 10000},
+    "token rows 384 wide": {"d_embed": 384},
+}
+# Applied to the base row's model (folded into its output layer: no speed cost).
+POSTPROCESS = {
+    "base + centred outputs (hubness reduction)": 0.0,
+    "base + whitening, alpha 0.5": 0.5,
+    "base + whitening, alpha 1 (WhiteningBERT)": 1.0,
 }
 
 
-def load_quality():
-    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def score(encoder) -> dict:
+    from lexdense.eval import evaluate
+
+    started = time.perf_counter()
+    result = evaluate(encoder)
+    return {"summary": result["summary"], "tasks": {k: v["main_score"] for k, v in result["tasks"].items()},
+            "docs_per_s": result["speed"]["docs_per_s"], "eval_s": time.perf_counter() - started}
+
+
+def sample_texts(n: int = 5000) -> list[str]:
+    """Texts to estimate output statistics on: distillation passages, never evaluation text."""
+    from recipe import corpus
+
+    documents, _ = corpus()
+    step = max(1, len(documents) // n)
+    return documents[::step][:n]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--passages", type=int, default=20000)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--only", nargs="*", help="names of variants to run")
+    parser.add_argument("--passages", type=int, default=100000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help="names of rows to (re)run")
+    parser.add_argument("--reference", nargs="*", default=[], help="encoder specs to score as reference rows")
     args = parser.parse_args()
 
     from recipe import corpus
 
     from lexdense.distill import distill
+    from lexdense.distill.postprocess import fold_affine
 
-    quality = load_quality()
-    tasks = quality.load_tasks()
+    rows = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    wanted = lambda name: not args.only or name in args.only  # noqa: E731
     documents, _ = corpus()
-    rows = []
+    base_model = None
     for name, change in VARIANTS.items():
-        if args.only and name not in args.only:
+        if not wanted(name) and not (name == "base recipe" and any(wanted(p) for p in POSTPROCESS)):
             continue
         settings = {**BASE, "epochs": args.epochs, **change}
         start = time.perf_counter()
         model = distill("sentence-transformers/all-MiniLM-L6-v2", documents, None, max_passages=args.passages,
                         cache_dir=ROOT / ".cache" / "lexdense", show_progress=False, **settings)
         seconds = time.perf_counter() - start
-        scores = quality.evaluate(lambda t: model.encode(t), tasks)
-        mean = sum(scores.values()) / len(scores)
+        if name == "base recipe":
+            base_model = model
+        if not wanted(name):
+            continue
         log = model.config["distillation"]
-        val = log["log"][-1]["validation_cosine"] if log["log"] else log["validation_cosine_untrained"]
-        rows.append((name, scores, mean, val, seconds))
-        print(f"{name:55s} " + " ".join(f"{v:.3f}" for v in scores.values()) + f" mean {mean:.3f} val {val:.3f}"
-              f" {seconds:.0f}s", flush=True)
+        rows[name] = {**score(model), "train_s": seconds, "passages": args.passages, "epochs": args.epochs,
+                      "validation_cosine": log["log"][-1]["validation_cosine"] if log["log"] else None}
+        print(name, json.dumps(rows[name]["summary"]), f"{seconds:.0f}s", flush=True)
+        RESULTS.write_text(json.dumps(rows, indent=1))
+    if base_model is not None:
+        texts = sample_texts()
+        for name, alpha in POSTPROCESS.items():
+            if not wanted(name):
+                continue
+            start = time.perf_counter()
+            folded = fold_affine(base_model, texts, alpha=alpha)
+            rows[name] = {**score(folded), "train_s": time.perf_counter() - start, "passages": args.passages,
+                          "epochs": args.epochs, "validation_cosine": None}
+            print(name, json.dumps(rows[name]["summary"]), flush=True)
+            RESULTS.write_text(json.dumps(rows, indent=1))
+    for spec in args.reference:
+        import sys
+
+        sys.path.insert(0, str(ROOT / "src"))
+        from lexdense.eval.encoders import load_encoder
+
+        label, encoder = load_encoder(spec)
+        rows[f"reference: {label}"] = {**score(encoder), "train_s": None, "passages": None, "epochs": None,
+                                       "validation_cosine": None}
+        RESULTS.write_text(json.dumps(rows, indent=1))
+    write_table(rows)
+
+
+def write_table(rows: dict) -> None:
+    families = sorted({k for r in rows.values() for k in r["summary"] if k != "mean"})
+    header = "| row | " + " | ".join(f.removeprefix("mean_") for f in families) + \
+             " | mean | val. cosine | docs/s in suite | time (s) |"
+    lines = [header, "|" + "---|" * (len(families) + 5)]
+    for name, r in rows.items():
+        s = r["summary"]
+        val = f"{r['validation_cosine']:.3f}" if r.get("validation_cosine") else "-"
+        took = f"{r['train_s']:.0f}" if r.get("train_s") else "-"
+        lines.append(f"| {name} | " + " | ".join(f"{s[f]:.3f}" if f in s else "-" for f in families) +
+                     f" | **{s['mean']:.3f}** | {val} | {r['docs_per_s']:,.0f} | {took} |")
     path = ROOT / "models" / "ablations.md"
-    table: dict[str, str] = {}
-    if args.only and path.is_file():  # keep the rows of variants not rerun
-        for line in path.read_text().splitlines():
-            if line.startswith("| ") and not line.startswith("| variant"):
-                table[line.split(" | ")[0][2:]] = line
-    for name, scores, mean, val, seconds in rows:
-        table[name] = (f"| {name} | {scores['20ng']:.3f} | {scores['r8']:.3f} | {scores['news-retrieval']:.3f} "
-                       f"| {mean:.3f} | {val:.3f} | {seconds:.0f} |")
-    lines = ["# Ablations", "", f"`python models/ablations.py --passages {args.passages} --epochs {args.epochs}`: "
-             "one setting changed from the base recipe per row; same corpus, seed 0.", "",
-             "| variant | 20ng acc | r8 acc | news nDCG@10 | mean | val. cosine to teacher | time (s) |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [table[name] for name in VARIANTS if name in table]
-    path.write_text("\n".join(lines) + "\n")
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Ablations\n"
+    start, end = "<!-- table:start -->", "<!-- table:end -->"
+    block = f"{start}\n" + "\n".join(lines) + f"\n{end}"
+    if start in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
 
 if __name__ == "__main__":
     import sys

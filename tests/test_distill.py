@@ -188,3 +188,82 @@ def test_principal_basis_is_complete_and_orthonormal():
     np.testing.assert_allclose(rotated @ rotated.T, few @ few.T, rtol=1e-4, atol=1e-4)
     energy = (rotated**2).sum(0)
     assert np.all(np.diff(energy) <= 1e-6)  # strongest dimensions first
+
+
+def test_feature_weights_are_learned_and_folded_into_the_rows(tmp_path):
+    model = distill("fake", corpus(), None, n_words=100, n_bigrams=0, n_buckets=64, d_embed=8, d_hidden=16,
+                    epochs=3, batch_size=32, lr=1e-2, max_passages=None, cache_dir=tmp_path, show_progress=False,
+                    teacher_model=FakeTeacher(), validation_share=0.1, feature_weights=True)
+    assert model.config["distillation"]["feature_weights"] is True
+    student = trainer.Student(10, 4, 3, 5, 2, feature_weights=True)
+    with torch.no_grad():
+        student.feature_weight[:] = torch.arange(14, dtype=torch.float32)
+    rows = trainer.export_weights(student)["token_rows"].astype(np.float32)
+    expected = (student.bag.weight[:10] * torch.arange(10)[:, None]).detach().numpy()
+    np.testing.assert_allclose(rows, expected, rtol=1e-2, atol=1e-3)
+
+
+def test_targets_cut_to_their_first_principal_components(tmp_path):
+    model = distill("fake", corpus(), None, n_words=100, n_buckets=64, d_embed=8, d_hidden=16, epochs=2,
+                    batch_size=32, max_passages=None, cache_dir=tmp_path, show_progress=False,
+                    teacher_model=FakeTeacher(), d_out=5)
+    assert model.dim == 5 and model.encode(["apple banana"]).shape == (1, 5)
+    with pytest.raises(ValueError, match="d_out must be in 1..12"):
+        distill("fake", corpus(), None, n_words=100, n_buckets=64, d_embed=8, epochs=1, max_passages=None,
+                cache_dir=tmp_path, show_progress=False, teacher_model=FakeTeacher(), d_out=13)
+
+
+def test_labels_only_fills_the_cache_and_returns_nothing(tmp_path):
+    teacher = FakeTeacher()
+    settings = dict(n_words=100, n_buckets=64, d_embed=8, d_hidden=16, epochs=2, batch_size=32,
+                    max_passages=None, cache_dir=tmp_path, show_progress=False, teacher_model=teacher)
+    assert distill("fake", corpus(), None, labels_only=True, **settings) is None
+    calls = teacher.calls
+    assert calls > 0 and any(tmp_path.glob("**/shard-*.parquet"))
+    model = distill("fake", corpus(), None, **settings)  # a later sitting trains from the cache
+    assert model is not None and teacher.calls == calls
+
+
+def test_bfloat16_teacher_is_cached_apart_and_close_to_float32():
+    from lexdense.distill.teacher import _Autocast, cache_name, load_teacher
+
+    assert cache_name("t") == "t" and cache_name("t", "bfloat16") == "t@bfloat16"
+    with pytest.raises(ValueError, match="unknown teacher precision 'int4'"):
+        load_teacher("t", "int4")
+
+    class Linear:
+        def __init__(self):
+            self.layer = torch.nn.Linear(6, 4)
+
+        def encode(self, texts, normalize_embeddings=True, **_):
+            x = torch.tensor([[len(t) % (i + 2) for i in range(6)] for t in texts], dtype=torch.float32)
+            return self.layer(x).detach().float().numpy()
+
+    plain, fast = Linear(), None
+    fast = _Autocast(plain)
+    texts = ["a", "bb", "ccc long text", "dddd more"]
+    full = plain.encode(texts)
+    full /= np.linalg.norm(full, axis=1, keepdims=True)
+    half = fast.encode(texts, normalize_embeddings=True)
+    assert half.dtype == np.float32 and np.all((full * half).sum(1) > 0.99)
+
+
+def test_folded_centring_and_whitening_are_exact_affine_maps(tmp_path):
+    from lexdense.distill.postprocess import fold_affine
+
+    model = _tiny_distill(tmp_path)
+    texts = corpus(300, seed=3)
+    raw = model.encode(texts, normalize_embeddings=False).astype(np.float64)
+    centred = fold_affine(model, texts, alpha=0.0)
+    np.testing.assert_allclose(centred.encode(texts, normalize_embeddings=False).mean(0), 0, atol=1e-3)
+    expected = raw - raw.mean(0)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(centred.encode(texts), expected, atol=1e-3)
+    white = fold_affine(model, texts, alpha=1.0).encode(texts, normalize_embeddings=False).astype(np.float64)
+    cov = np.cov(white, rowvar=False)
+    # Outputs span d_embed (8) of the 12 dimensions: those are whitened, the rest set to zero.
+    np.testing.assert_allclose(np.diag(cov)[:8], 1.0, rtol=0.05)
+    np.testing.assert_allclose(np.diag(cov)[8:], 0.0, atol=1e-6)
+    assert centred.config["postprocess"]["whitening_alpha"] == 0.0
+    with pytest.raises(ValueError, match="alpha must be in"):
+        fold_affine(model, texts, alpha=2.0)

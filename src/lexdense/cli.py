@@ -176,26 +176,9 @@ def info(model: str = typer.Argument("lexdense-base", help="Model name or direct
 
 
 def _load_encoder(spec: str):
-    """'st:<id or path>' sentence-transformers, 'potion:<dir>' model2vec, 'glove', 'tfidf',
-    'bm25' (retrieval only), else a lexdense model name or directory."""
-    if spec in ("glove", "tfidf", "bm25"):
-        from lexdense.eval import baselines
+    from lexdense.eval.encoders import load_encoder
 
-        encoder = {"glove": baselines.GloVeMean, "tfidf": baselines.Tfidf, "bm25": baselines.Bm25}[spec]()
-        return encoder.name, encoder
-    if spec.startswith("st:"):
-        from lexdense.distill.teacher import load_teacher
-
-        model = load_teacher(spec[3:])
-        return spec[3:].rstrip("/").split("/")[-1], model
-    if spec.startswith("potion:"):
-        from model2vec import StaticModel
-
-        return "potion:" + Path(spec[7:]).name, StaticModel.from_pretrained(spec[7:])
-    from lexdense.model import LexDense
-
-    model = LexDense.load(spec)
-    return model.config.get("name", spec), model
+    return load_encoder(spec)
 
 
 @app.command("eval")

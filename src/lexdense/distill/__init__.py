@@ -67,6 +67,8 @@ def distill(
     teacher_words: bool = True,
     teacher_precision: str = "float32",
     labels_only: bool = False,
+    d_out: int | None = None,
+    feature_weights: bool = False,
 ) -> LexDense | None:
     """Train a LexDense model on ``corpus`` (a list of documents) to imitate ``teacher``.
 
@@ -90,6 +92,9 @@ def distill(
         (names, numbers and words the corpus lacks start from the teacher's own vector).
     :param teacher_precision: float32, or bfloat16 (CPU autocast; ~1.7x faster labelling,
         cached apart from float32 vectors).
+    :param d_out: keep only the teacher's first ``d_out`` principal components as targets
+        (None: all); a smaller output layer, and truncate_dim's order is kept.
+    :param feature_weights: learn a weight per feature beside its row (a trainable IDF).
     :param labels_only: stop once every teacher vector is in the cache (returns None): a
         long labelling run can be split over several sittings, then trained in one.
     """
@@ -151,6 +156,9 @@ def distill(
 
     t0 = time.perf_counter()
     rotation = trainer.principal_basis(targets)
+    if d_out is not None and not 1 <= d_out <= rotation.shape[1]:
+        raise ValueError(f"d_out must be in 1..{rotation.shape[1]}, got {d_out}")
+    rotation = rotation[:, :d_out] if d_out else rotation
     rotated = targets @ rotation
     featurizer = Featurizer(vocabulary.tokens, n_buckets=n_buckets, ngram_range=tuple(ngram_range))
     order = rng.permutation(len(texts))
@@ -164,7 +172,8 @@ def distill(
     # caller's generator state back afterwards.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        student = trainer.Student(featurizer.n_rows, n_buckets, d_embed, d_hidden, rotated.shape[1])
+        student = trainer.Student(featurizer.n_rows, n_buckets, d_embed, d_hidden, rotated.shape[1],
+                                  feature_weights=feature_weights)
     trainer.init_from_teacher(student, token_vectors, np.asarray(vocabulary.sif, np.float32), rotation,
                               vocabulary.n_words, seed)
     initial = trainer.mean_cosine(student, val_features, rotated[val_rows])
@@ -194,7 +203,7 @@ def distill(
         "use_bigrams": True,
         "output_basis": "teacher principal components (uncentred), so truncate_dim keeps the most",
         "distillation": {
-            "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+            "loss": loss, "epochs": epochs, "feature_weights": feature_weights, "batch_size": batch_size, "lr": lr,
             "oov_rate": oov_rate, "seed": seed, "n_documents": len(documents),
             "n_passages": len(texts), "max_words": max_words,
             "long_passages": long_passages, "long_words": long_words,

@@ -16,9 +16,13 @@ LOSSES = ("cosine", "gram-kl", "cosine+gram-kl", "cosine+contrastive")
 class Student(nn.Module):
     """Torch twin of :class:`lexdense.LexDense`'s forward pass (same tensors, same maths)."""
 
-    def __init__(self, n_rows: int, n_buckets: int, d_embed: int, d_hidden: int, d_out: int):
+    def __init__(self, n_rows: int, n_buckets: int, d_embed: int, d_hidden: int, d_out: int,
+                 feature_weights: bool = False):
         super().__init__()
         self.bag = nn.EmbeddingBag(n_rows + n_buckets, d_embed, mode="sum")
+        # A learned weight per feature (a trainable IDF, apart from the row's direction);
+        # export multiplies it into the rows, so inference pays nothing for it.
+        self.feature_weight = nn.Parameter(torch.ones(n_rows + n_buckets)) if feature_weights else None
         self.hidden = nn.Linear(d_embed, d_hidden)
         self.back = nn.Linear(d_hidden, d_embed, bias=False)
         self.out = nn.Linear(d_embed, d_out)
@@ -26,6 +30,8 @@ class Student(nn.Module):
         self.n_rows = n_rows
 
     def forward(self, ids, offsets, weights):
+        if self.feature_weight is not None:
+            weights = weights * self.feature_weight[ids]
         x = F.normalize(self.bag(ids, offsets, per_sample_weights=weights), dim=-1, eps=1e-12)
         x = x + self.back(torch.relu(self.hidden(x)))
         return self.out(x)
@@ -127,8 +133,8 @@ def train(
     n = targets.shape[0]
     steps_per_epoch = max(1, n // batch_size)
     total = steps_per_epoch * epochs
-    table = [model.bag.weight]
-    dense = [p for name, p in model.named_parameters() if not name.startswith("bag.")]
+    table = [model.bag.weight] + ([model.feature_weight] if model.feature_weight is not None else [])
+    dense = [p for name, p in model.named_parameters() if not name.startswith(("bag.", "feature_weight"))]
     optimizer = torch.optim.AdamW(
         [{"params": table, "lr": table_lr or lr, "weight_decay": 0.0},
          {"params": dense, "lr": lr, "weight_decay": weight_decay}],
@@ -226,6 +232,8 @@ def init_from_teacher(model: Student, token_vectors: np.ndarray, weights: np.nda
 def export_weights(model: Student) -> dict[str, np.ndarray]:
     """The tensors LexDense reads (see LexDense.save)."""
     table = model.bag.weight.detach().numpy()
+    if model.feature_weight is not None:
+        table = table * model.feature_weight.detach().numpy()[:, None]
     return {
         "token_rows": table[: model.n_rows].astype(np.float16),
         "char_rows": table[model.n_rows :].astype(np.float16),

@@ -461,6 +461,11 @@ TASKS: dict[str, Callable[[bool], object]] = {
     "anomaly-election-tweets": _anomaly_election,
 }
 
+# The tasks on the 2026-12 sources (opinion, questions, encyclopedic, e-mail, intents, rewrites).
+from lexdense.eval import wider  # noqa: E402  (its builders use the task classes above)
+
+TASKS.update(wider.TASKS)
+
 # Named groups for --tasks; the default run is "core" (the anomaly tasks have their own table).
 GROUPS: dict[str, list[str]] = {
     "core": [name for name in TASKS if not name.startswith("anomaly-")],
