@@ -66,7 +66,6 @@ $(MPNET)/model.safetensors:
 bench: $(STAMP) $(DATA_STAMP) $(POTION)/model.safetensors $(MPNET)/model.safetensors
 	$(PIP) install -q -r requirements/bench.txt
 	$(PY) benchmarks/speed.py --potion $(POTION) --luxical --teacher --json benchmarks/results/speed.json
-	$(PY) benchmarks/quality.py --model lexdense-base --teacher --potion $(POTION) --tfidf --json benchmarks/results/quality.json
 	$(PY) benchmarks/memory.py --json benchmarks/results/memory.json
 	$(VENV)/bin/lexdense eval -m lexdense-base -m potion:$(POTION) -m glove -m tfidf -m bm25 -m st:sentence-transformers/all-MiniLM-L6-v2 --json benchmarks/results/eval.json --chart docs/eval.png
 	$(PY) benchmarks/mpnet_speed.py --model $(MPNET) --json benchmarks/results/mpnet.json

@@ -1,6 +1,6 @@
 """Write the measured figures into README.md and the shipped model card.
 
-Reads benchmarks/results/{speed,quality,memory}.json (written by the benchmark scripts),
+Reads benchmarks/results/{speed,eval,memory}.json (written by the benchmark scripts),
 models/ablations.md (models/ablations.py) and the model's config.json; replaces the text
 between `<!-- results:start -->` and `<!-- results:end -->` in README.md, and writes
 src/lexdense/models/lexdense-base/README.md from models/MODEL_CARD.md. No figure is typed by hand.
@@ -23,11 +23,37 @@ def load(name: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def quality_table(quality: dict) -> str:
-    rows = ["| model | 20NG acc. | R8 acc. | NewsArticles title->article nDCG@10 | mean |", "|---|---|---|---|---|"]
-    for name, s in quality.get("results", {}).items():
-        rows.append(f"| {name} | {s['20ng']:.3f} | {s['r8']:.3f} | {s['news-retrieval']:.3f} | **{s['mean']:.3f}** |")
-    return "\n".join(rows)
+FAMILIES = ("classification", "clustering", "retrieval", "pair-classification", "sts")
+TEACHER = "all-MiniLM-L6-v2"
+
+
+def family_table(data: dict) -> str:
+    """Family means and overall mean per model (from `lexdense eval`), and lexdense-base's
+    share of the teacher's and of potion's."""
+    if not data:
+        return "(not measured yet: `make bench`)"
+    models = list(data)
+    families = [f for f in FAMILIES if any(f"mean_{f}" in r["summary"] for r in data.values())]
+    n_tasks = {f: sum(1 for t in next(iter(data.values()))["tasks"].values() if t["kind"] == f) for f in families}
+    lines = ["| model | " + " | ".join(f"{f} ({n_tasks[f]})" for f in families) + " | mean |",
+             "|---|" + "---|" * (len(families) + 1)]
+    n_all = max(len(r["tasks"]) for r in data.values())
+    for m in models:
+        summary = data[m]["summary"]
+        mean = summary.get("mean") if len(data[m]["tasks"]) == n_all else None
+        cells = [f"{summary[f'mean_{f}']:.3f}" if f"mean_{f}" in summary else "-" for f in families]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | **{mean:.3f}** |" if mean is not None else
+                     f"| {m} | " + " | ".join(cells) + " | - |")
+    ours = data.get("lexdense-base")
+    for other in [m for m in models if m == TEACHER or m.startswith("potion:")]:
+        if ours is None:
+            break
+        cells = []
+        for key in [f"mean_{f}" for f in families] + ["mean"]:
+            a, b = ours["summary"].get(key), data[other]["summary"].get(key)
+            cells.append(f"{100 * a / b:.0f}%" if a is not None and b else "-")
+        lines.append(f"| lexdense-base / {other} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def speed_table(speed: dict) -> str:
@@ -64,7 +90,7 @@ def memory_text(memory: dict) -> str:
 
 
 def results_block() -> str:
-    speed, quality, memory = load("speed"), load("quality"), load("memory")
+    speed, memory = load("speed"), load("memory")
     config = json.loads((MODEL_DIR / "config.json").read_text())
     log = config.get("distillation", {})
     size = sum(p.stat().st_size for p in MODEL_DIR.iterdir()) / 2**20
@@ -75,8 +101,9 @@ def results_block() -> str:
         "Long: 3,729 NewsArticles (~3.6 kB). Short: 63,326 health tweets (~100 B). The teacher and",
         "Luxical run on a subsample (see the script); the others are the best of three passes. Where lexdense's own time goes:", "",
         profile_text(speed), "",
-        "Quality (`python benchmarks/quality.py --model lexdense-base --teacher --potion .cache/potion-base-8M --tfidf`;",
-        "tasks in docs/data.md):", "", quality_table(quality), "",
+        "Quality by task family (MTEB main scores, family means over the tasks in brackets; the",
+        "whole table and its command are in the next section; tasks in docs/data.md):", "",
+        family_table(load("eval")), "",
         f"Model: {size:.1f} MiB on disk. Distilled from scratch (teacher vectors included) in "
         f"{log.get('wall_clock_s', 0) / 60:.0f} minutes on 2 cores (`make model`).", "",
         "Memory (`python benchmarks/memory.py`): " + memory_text(memory),
@@ -94,6 +121,8 @@ def eval_block() -> str:
         return "(not measured yet)"
     models = list(data)
     tasks = list(dict.fromkeys(t for r in data.values() for t in r["tasks"]))
+    kind = {t: r["tasks"][t]["kind"] for r in data.values() for t in r["tasks"]}
+    tasks.sort(key=lambda t: FAMILIES.index(kind[t]) if kind[t] in FAMILIES else len(FAMILIES))
     keys = list(dict.fromkeys(k for r in data.values() for k in r["summary"]))
     complete = {m: len(data[m]["tasks"]) == len(tasks) for m in models}
 

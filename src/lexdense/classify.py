@@ -120,13 +120,16 @@ class EmbeddingClassifier:
         return self.classes_[self.predict_proba(texts, vectors).argmax(axis=1)]
 
     # -- files ------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the classifier directory atomically; an existing directory is replaced only
+        if it holds an earlier classifier (or ``overwrite``)."""
         from safetensors.numpy import save_file
 
         if self.classes_ is None:
             raise ValueError("classifier is not fitted")
         path = Path(path)
-        with atomic_directory(path) as tmp:
+        with atomic_directory(path, "classifier", overwrite,
+                              recognize=lambda p: (p / "classifier.json").is_file()) as tmp:
             tensors = {}
             for i, (weight, bias) in enumerate(self.layers):
                 tensors[f"layer{i}.weight"] = np.ascontiguousarray(weight)

@@ -148,16 +148,21 @@ def distill(
     seed: int = typer.Option(0),
     name: str = typer.Option("lexdense-custom", help="Name written to the model config"),
     teacher_words: bool = typer.Option(True, help="Also keep the teacher tokenizer's whole words"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even if lexdense did not write it"),
 ) -> None:
     """Distil a new model from a teacher on your own corpus (CPU, minutes)."""
     from lexdense.distill import distill as run_distill
+    from lexdense.io.atomic import check_output_directory
     from lexdense.io.readers import read_texts
+    from lexdense.model import _is_model_directory
 
+    check_output_directory(out, "model", overwrite, _is_model_directory)  # before any work
     texts = read_texts(corpus, text_field=text_field)
-    model = run_distill(teacher, texts, out, n_words=n_words, n_bigrams=n_bigrams,
+    model = run_distill(teacher, texts, None, n_words=n_words, n_bigrams=n_bigrams,
                         n_buckets=n_buckets, d_embed=d_embed, d_hidden=d_hidden, loss=loss,
                         epochs=epochs, lr=lr, max_passages=max_passages, cache_dir=cache_dir,
                         seed=seed, name=name, teacher_words=teacher_words)
+    model.save(out, overwrite=overwrite)
     log = model.config["distillation"]
     err.print(f"saved {out}: validation cosine to teacher {log['log'][-1].get('validation_cosine', 0):.3f} "
               f"(untrained {log['validation_cosine_untrained']:.3f}), {log['total_s']:.0f}s")
@@ -373,15 +378,18 @@ def classify_train(
     model: str = typer.Option("lexdense-base", "--model", "-m", help="Embedding model name or directory"),
     c: float = typer.Option(10.0, "--C", help="Inverse L2 strength (logreg)"),
     holdout: float = typer.Option(0.1, help="Share kept out to report accuracy (0 to train on all)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even if lexdense did not write it"),
 ) -> None:
     """Train a classifier on a labelled file; prints held-out accuracy."""
     import numpy as np
 
     from lexdense.classify import EmbeddingClassifier
+    from lexdense.io.atomic import check_output_directory
     from lexdense.model import LexDense
 
     if not 0 <= holdout < 1:
         raise ValueError(f"--holdout must be in [0, 1), got {holdout}")
+    check_output_directory(out, "classifier", overwrite, lambda p: (p / "classifier.json").is_file())
     embedder = LexDense.load(model)
     vectors, labels = [], []
     for texts, meta in _corpus_batches(input, text_field):
@@ -402,7 +410,7 @@ def classify_train(
     if n_test:
         accuracy = float((clf.predict(vectors=x[test]) == y[test]).mean())
         err.print(f"held-out accuracy {accuracy:.3f} on {n_test:,} documents ({len(clf.classes_)} labels)")
-    clf.save(out)
+    clf.save(out, overwrite=overwrite)
     err.print(f"{out}: {kind} classifier on {len(train):,} documents, labels: {', '.join(clf.classes_[:10])}"
               + (" ..." if len(clf.classes_) > 10 else ""))
 
@@ -482,7 +490,9 @@ def dedup(
     if not texts:
         raise ValueError(f"{input}: no documents")
     result = near_duplicates(texts, vectors=np.vstack(vectors), threshold=threshold, keep=keep)
-    table = pa.concat_tables(metas, promote_options="permissive")
+    from lexdense.io.readers import concat_tables
+
+    table = concat_tables(metas)
     table = _with_outputs(table, {"row": np.arange(len(texts), dtype=np.int64), "group": result.group,
                                   "keep": result.keep, "similarity": result.similarity})
     with atomic_file(out, suffix=".parquet") as tmp:
@@ -557,7 +567,9 @@ def topics(
     estimator.fit(vectors=x)
     proba = estimator.predict_proba(vectors=x)
     predicted = estimator.predict(vectors=x)
-    table = pa.concat_tables(metas, promote_options="permissive")
+    from lexdense.io.readers import concat_tables
+
+    table = concat_tables(metas)
     table = _with_outputs(table, {"label": pa.array(predicted, pa.string()), "confidence": proba.max(axis=1),
                                   "probabilities": pa.FixedSizeListArray.from_arrays(
                                       pa.array(proba.astype("float32").ravel()), proba.shape[1])})
@@ -590,7 +602,9 @@ def _read_corpus(input: Path, text_field: str):
         metas.append(meta)
     if not texts:
         raise ValueError(f"{input}: no documents")
-    return texts, pa.concat_tables(metas, promote_options="permissive")
+    from lexdense.io.readers import concat_tables
+
+    return texts, concat_tables(metas)
 
 
 @app.command()

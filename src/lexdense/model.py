@@ -235,8 +235,11 @@ class LexDense:
         return a @ b.T
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write model.safetensors, config.json, tokenizer.json and README.md atomically.
+
+        An existing directory is replaced only if it holds an earlier lexdense model (or
+        ``overwrite`` is set): anything else is refused, never deleted.
 
         Tensors: token_rows (n_vocab, d_embed) and char_rows (n_buckets, d_embed), float16,
         IDF folded in; hidden.weight (d_hidden, d_embed), hidden.bias (d_hidden,),
@@ -246,7 +249,7 @@ class LexDense:
         from safetensors.numpy import save_file
 
         path = Path(path)
-        with atomic_directory(path) as tmp:
+        with atomic_directory(path, "model", overwrite, recognize=_is_model_directory) as tmp:
             save_file(self.weights, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
             (tmp / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
             (tmp / "tokenizer.json").write_text(
@@ -303,6 +306,14 @@ class LexDense:
             f"LexDense(vocab={self.featurizer.n_rows}, buckets={self.featurizer.n_buckets}, "
             f"dim={self.dim}, name={self.config.get('name')!r})"
         )
+
+
+def _is_model_directory(path: Path) -> bool:
+    """A lexdense model written before output markers existed (its config names the format)."""
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _read_safetensors(file: Path) -> dict[str, np.ndarray]:

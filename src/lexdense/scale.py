@@ -83,6 +83,6 @@ def embed_parquet(input_path: str, output_dir: str, model: str = "lexdense-base"
         return int(ray.data.read_parquet(str(output_dir)).count())
     from lexdense.io.atomic import atomic_directory
 
-    with atomic_directory(output_dir) as tmp:  # a failed job leaves no half-written directory
+    with atomic_directory(output_dir, "embeddings (ray)") as tmp:  # a failed job leaves no half-written directory
         embedded.write_parquet(str(tmp))
     return int(ray.data.read_parquet(str(output_dir)).count())

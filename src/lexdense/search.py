@@ -19,6 +19,8 @@ last, so a crash at any point leaves the previous generation as the index.
 
 from __future__ import annotations
 
+from lexdense.io.readers import concat_tables
+
 import json
 import os
 import shutil
@@ -115,7 +117,7 @@ class SearchIndex:
                 table = table.append_column(name, columns.column(name))
         if self.table is not None and self.table.num_rows:
             table = _align(table, self.table.schema)
-            self.table = pa.concat_tables([self.table, table], promote_options="permissive")
+            self.table = concat_tables([self.table, table])
         else:
             self.table = table
         self._new_tables.append(table.append_column(
@@ -297,7 +299,7 @@ class SearchIndex:
                     shutil.copyfile(self.path / part, tmp)
         path.mkdir(parents=True, exist_ok=True)
         parts = list(self.parts) if self.path is not None else []
-        pending = [pa.concat_tables(self._new_tables, promote_options="permissive")] if self._new_tables else []
+        pending = [concat_tables(self._new_tables)] if self._new_tables else []
         for table in pending:
             name = f"part-{len(parts):05d}.parquet"
             with atomic_file(path / name) as tmp:
@@ -361,7 +363,7 @@ class SearchIndex:
             except (OSError, pa.ArrowException) as exc:
                 raise IndexError_(f"{path / part}: unreadable ({exc})") from None
         if tables:
-            table = pa.concat_tables(tables, promote_options="permissive")
+            table = concat_tables(tables)
             embedding = table.column("embedding").combine_chunks()
             vectors = embedding.flatten().to_numpy(zero_copy_only=False).reshape(table.num_rows, -1)
             index.vectors = np.ascontiguousarray(vectors, dtype=np.float32)

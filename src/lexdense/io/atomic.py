@@ -33,20 +33,62 @@ def atomic_file(path: str | os.PathLike, suffix: str = ""):
             tmp_path.unlink()
 
 
+MARKER = ".lexdense-output"
+
+
+class OutputExistsError(ValueError):
+    """An output path holds something lexdense did not write; the message says what to do."""
+
+
+def check_output_directory(path: str | os.PathLike, kind: str, overwrite: bool = False,
+                           recognize=None) -> None:
+    """Refuse to replace ``path`` unless it is absent, empty, an earlier lexdense output of
+    the same ``kind`` (its marker file, or ``recognize(path)`` for outputs written before
+    markers existed), or ``overwrite`` is set. Never deletes anything itself."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_dir():
+        raise OutputExistsError(f"{path} exists and is not a directory: choose another output path")
+    if overwrite or not any(path.iterdir()):
+        return
+    marker = path / MARKER
+    if marker.is_file():
+        try:
+            import json
+
+            written = json.loads(marker.read_text(encoding="utf-8")).get("kind")
+        except (OSError, ValueError, AttributeError):
+            written = None
+        if written == kind:
+            return
+        raise OutputExistsError(f"{path} holds a lexdense {written or 'output'} output, not a {kind}: "
+                                "choose another path, or pass --overwrite to replace it")
+    if recognize is not None and recognize(path):
+        return
+    raise OutputExistsError(f"{path} is a directory lexdense did not write: choose another path, "
+                            "or pass --overwrite to replace it and everything in it")
+
+
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike):
+def atomic_directory(path: str | os.PathLike, kind: str = "output", overwrite: bool = False, recognize=None):
     """Yield a temporary directory beside ``path``; swap it in for ``path`` on success.
 
-    An existing directory is moved aside first and removed only after the new one is in
-    place, so a crash at any point leaves a complete old or a complete new directory.
+    An existing directory is replaced only when :func:`check_output_directory` allows it
+    (an earlier output of the same ``kind``, an empty directory, or ``overwrite``). It is
+    moved aside first and removed only after the new one is in place, so a crash at any
+    point leaves a complete old or a complete new directory. The new directory carries a
+    marker file naming its kind.
     """
+    import json
+
     path = Path(path)
+    check_output_directory(path, kind, overwrite, recognize)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a directory")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        (tmp / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
         os.chmod(tmp, 0o777 & ~_umask())
         for child in tmp.iterdir():
             os.chmod(child, 0o666 & ~_umask())

@@ -193,3 +193,15 @@ def read_texts(paths, text_field: str = "text") -> list[str]:
         for table in Reader(path, text_field=text_field):
             texts.extend(table.column("text").to_pylist())
     return texts
+
+
+def concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """Tables stacked row-wise (schemas unified), keeping the row count of tables that have
+    no column at all: pyarrow's own concat gives 0 rows for those, and a text-only corpus
+    has no metadata column."""
+    if not tables:
+        return pa.table({})
+    n_rows = sum(t.num_rows for t in tables)
+    if all(t.num_columns == 0 for t in tables):
+        return pa.table({"_": pa.nulls(n_rows)}).drop_columns(["_"])
+    return pa.concat_tables(tables, promote_options="permissive")

@@ -1,0 +1,88 @@
+"""Users' data is sacred: faults of issue 12, each with a test that failed before its fix."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from lexdense.cli import app
+from lexdense.io.atomic import OutputExistsError, atomic_directory
+from lexdense.model import LexDense
+
+LINES = [f"the cat number {i} sat on the mat" for i in range(20)] + \
+        [f"stock market {i} fell sharply as traders sold shares" for i in range(20)]
+
+
+@pytest.fixture()
+def text_only(tmp_path):
+    path = tmp_path / "some.txt"
+    path.write_text("\n".join(LINES) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["dedup"], ["anomalies"], ["topics", "--keywords", "KW"], ["discover", "--n-topics", "2"]])
+def test_text_only_corpus_runs_every_workflow(tmp_path, text_only, command):
+    """Joining metadata tables with no columns gave 0 rows (pyarrow), so every workflow that
+    kept metadata failed on a plain .txt file."""
+    keywords = tmp_path / "kw.json"
+    keywords.write_text(json.dumps({"animals": ["cat"], "markets": ["stocks"]}))
+    out = tmp_path / "out.parquet"
+    args = [a if a != "KW" else str(keywords) for a in command]
+    result = CliRunner().invoke(app, [args[0], str(text_only), "--out", str(out), *args[1:]])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).num_rows == len(LINES)
+
+
+def test_an_output_directory_lexdense_did_not_write_is_never_deleted(tmp_path):
+    precious = tmp_path / "photos"
+    precious.mkdir()
+    (precious / "holiday.jpg").write_bytes(b"\xff\xd8 not a model")
+    model = LexDense.load("lexdense-base")
+    with pytest.raises(OutputExistsError, match="did not write"):
+        model.save(precious)
+    assert (precious / "holiday.jpg").read_bytes() == b"\xff\xd8 not a model"
+    model.save(precious, overwrite=True)  # asked for in so many words
+    assert (precious / "config.json").is_file() and not (precious / "holiday.jpg").exists()
+
+
+def test_an_earlier_output_of_the_same_kind_is_replaced_and_another_kind_refused(tmp_path):
+    target = tmp_path / "m"
+    with atomic_directory(target, "model") as tmp:
+        (tmp / "a").write_text("1")
+    with atomic_directory(target, "model") as tmp:  # an earlier model: replaced
+        (tmp / "a").write_text("2")
+    assert (target / "a").read_text() == "2"
+    with pytest.raises(OutputExistsError, match="holds a lexdense model output, not a classifier"):
+        with atomic_directory(target, "classifier"):
+            pass
+    assert (target / "a").read_text() == "2"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_directory(empty, "model") as tmp:  # an empty directory holds nothing to lose
+        (tmp / "a").write_text("3")
+    assert (empty / "a").read_text() == "3"
+
+
+def test_classify_train_refuses_a_foreign_directory_before_any_work(tmp_path):
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": "cat" if "cat" in t else "stock"}) + "\n" for t in LINES))
+    precious = tmp_path / "results"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    result = CliRunner().invoke(app, ["classify", "train", str(data), "--out", str(precious)])
+    assert result.exit_code != 0 and "did not write" in result.output and "Traceback" not in result.output
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    ok = CliRunner().invoke(app, ["classify", "train", str(data), "--out", str(tmp_path / "clf")])
+    assert ok.exit_code == 0, ok.output
+    again = CliRunner().invoke(app, ["classify", "train", str(data), "--out", str(tmp_path / "clf")])
+    assert again.exit_code == 0, again.output  # its own earlier output is replaced
+
+
+def test_a_legacy_model_directory_without_marker_is_recognised(tmp_path):
+    model = LexDense.load("lexdense-base")
+    path = model.save(tmp_path / "old")
+    (path / ".lexdense-output").unlink()  # as written before markers existed
+    model.save(path)
+    assert LexDense.load(path).dim == model.dim
