@@ -86,3 +86,56 @@ def test_a_legacy_model_directory_without_marker_is_recognised(tmp_path):
     (path / ".lexdense-output").unlink()  # as written before markers existed
     model.save(path)
     assert LexDense.load(path).dim == model.dim
+
+
+def _jsonl(path, n=40):
+    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(LINES[:n])))
+    return path
+
+
+@pytest.mark.parametrize("command", [["embed"], ["dedup"], ["classify", "predict", "--classifier", "CLF"],
+                                     ["index"]])
+def test_the_input_is_never_the_output(tmp_path, command):
+    data = _jsonl(tmp_path / "same.jsonl")
+    before = data.read_bytes()
+    args = [a if a != "CLF" else str(tmp_path / "clf") for a in command]
+    if "predict" in command:
+        train = CliRunner().invoke(app, ["classify", "train", str(_labelled(tmp_path)), "--out", str(tmp_path / "clf")])
+        assert train.exit_code == 0, train.output
+    head, rest = (args[:2], args[2:]) if args[0] == "classify" else (args[:1], args[1:])
+    result = CliRunner().invoke(app, [*head, str(data), "--out", str(data), *rest])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "input" in result.output or "not an index directory" in result.output, result.output
+    assert data.read_bytes() == before
+
+
+def _labelled(tmp_path):
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": "cat" if "cat" in t else "stock"}) + "\n" for t in LINES))
+    return path
+
+
+def test_a_symlinked_output_is_written_through_to_its_target(tmp_path):
+    data = _jsonl(tmp_path / "in.jsonl")
+    real = tmp_path / "real" / "out.parquet"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "link.parquet"
+    link.symlink_to(real)
+    result = CliRunner().invoke(app, ["dedup", str(data), "--out", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and pq.read_table(real).num_rows == 40
+
+
+def test_fifo_and_device_outputs_are_refused_before_any_work(tmp_path):
+    import os
+
+    data = _jsonl(tmp_path / "in.jsonl")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in (fifo, "/dev/null", tmp_path):
+        result = CliRunner().invoke(app, ["embed", str(data), "--out", str(target)])
+        assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+        assert "regular file" in result.output or "directory" in result.output
+    assert fifo.exists() and not fifo.is_file()
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")

@@ -311,6 +311,9 @@ def index_command(
     """Build a search index (vectors, metadata, HNSW graph, BM25) from a corpus file."""
     from lexdense.search import SearchIndex
 
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not an index directory: choose another --out"
+                         + (" (it is the input)" if input.exists() and out.samefile(input) else ""))
     if (out / "manifest.json").exists() and not add:
         raise ValueError(f"{out} is already an index: use --add to add documents to it")
     index = SearchIndex.load(out) if add and (out / "manifest.json").exists() else \
@@ -425,6 +428,10 @@ def classify_predict(
     keep_text: bool = typer.Option(False, help="Copy the text column into the output"),
 ) -> None:
     """Label every document of a corpus: label, confidence and one probability per class."""
+    from lexdense.io.atomic import check_output_file
+
+    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -471,6 +478,10 @@ def dedup(
     show: int = typer.Option(3, help="Print this many of the largest groups"),
 ) -> None:
     """Find near-duplicate documents: groups, a keep-list and each document's similarity."""
+    from lexdense.io.atomic import check_output_file
+
+    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -543,6 +554,10 @@ def topics(
     diagnostics: Optional[Path] = typer.Option(None, help="Write per-label keyword diagnostics (JSON) here"),
 ) -> None:
     """Label documents with topics described only by keywords (refined Lbl2Vec; zero-shot)."""
+    from lexdense.io.atomic import check_output_file
+
+    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -623,6 +638,11 @@ def anomalies(
     show: int = typer.Option(5, help="Print this many of the most abnormal documents"),
 ) -> None:
     """Score documents by how abnormal they are (PyOD detectors on embeddings)."""
+    from lexdense.io.atomic import check_output_file
+
+    if out is not None:
+        check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+
     import numpy as np
     import pyarrow.parquet as pq
     from rich.markup import escape
@@ -698,6 +718,10 @@ def discover(
     html: Optional[Path] = typer.Option(None, help="Write an interactive map (HTML, works offline) here"),
 ) -> None:
     """Discover topics: UMAP + HDBSCAN + class-based TF-IDF keywords, explicit outlier policy."""
+    from lexdense.io.atomic import check_output_file
+
+    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+
     import pyarrow.parquet as pq
     from rich.markup import escape
     from rich.table import Table

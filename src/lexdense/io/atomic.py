@@ -15,10 +15,39 @@ def _umask() -> int:
     return mask
 
 
+def check_output_file(path: str | os.PathLike, inputs=()) -> Path:
+    """The file an output to ``path`` really replaces, or OutputExistsError (one line).
+
+    Refused: a directory, anything not a regular file (a FIFO, a device such as /dev/null, a
+    socket), and the input itself (same file after resolving links: same device and inode).
+    A symlink is written through: its target is replaced, the link kept.
+    """
+    import stat
+
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.exists():
+        mode = target.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise OutputExistsError(f"{path} is a directory: the output needs a file path")
+        if not stat.S_ISREG(mode):
+            raise OutputExistsError(f"{path} is not a regular file (a device, FIFO or socket): choose a file path")
+        for source in inputs:
+            source = Path(source)
+            if source.exists() and os.path.samefile(target, source):
+                raise OutputExistsError(f"the output {path} is the input {source}: choose another output path "
+                                        "(an input is never overwritten)")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, suffix: str = ""):
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
-    path = Path(path)
+    """Yield a temporary path beside ``path``'s real file; rename it over that on success.
+
+    Refuses (:func:`check_output_file`) directories, devices and FIFOs, and writes through
+    symlinks to their target.
+    """
+    path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)

@@ -63,8 +63,11 @@ def embed_file(
 
     :param on_batch: called with (documents, bytes) after each batch, for progress bars.
     """
+    from lexdense.io.atomic import check_output_file
+
     model.check_options(precision, truncate_dim)
     _check_workers(workers)
+    check_output_file(out, [input_path])  # never the input, a directory, a device or a FIFO
     reader = Reader(input_path, text_field=text_field, batch_rows=batch_rows)
     # Read the first batch before touching the output, so a wrong format or field fails clean.
     batches = iter(reader)
