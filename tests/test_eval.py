@@ -239,3 +239,24 @@ def test_a_run_embeds_each_distinct_text_once():
 def test_results_carry_wall_time_at_least_the_embedding_time():
     result = evaluate(LexDense.load("lexdense-base"), tasks=["r8-classification"], quick=True)
     assert result["wall_seconds"] >= result["speed"]["seconds"] > 0
+
+
+def test_reuse_takes_matching_fingerprints_and_reruns_changed_tasks():
+    class Counting(RandomEncoder):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def encode(self, texts):
+            self.calls += 1
+            return super().encode(texts)
+
+    first = evaluate(Counting(), tasks=["r8-classification"], quick=True)
+    again = Counting()
+    second = evaluate(again, tasks=["r8-classification"], quick=True, reuse=first)
+    assert again.calls == 0 and second["tasks"]["r8-classification"]["reused"] is True
+    assert second["tasks"]["r8-classification"]["main_score"] == first["tasks"]["r8-classification"]["main_score"]
+    stale = {**first, "tasks": {"r8-classification": {**first["tasks"]["r8-classification"], "fingerprint": "x"}}}
+    third = Counting()
+    evaluate(third, tasks=["r8-classification"], quick=True, reuse=stale)
+    assert third.calls > 0  # another data fingerprint: run again

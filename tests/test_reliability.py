@@ -139,3 +139,17 @@ def test_fifo_and_device_outputs_are_refused_before_any_work(tmp_path):
         assert "regular file" in result.output or "directory" in result.output
     assert fifo.exists() and not fifo.is_file()
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_a_field_missing_from_the_first_record_is_kept(tmp_path):
+    from lexdense.io.readers import Reader
+
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"text": "first has no id"}\n{"text": "second", "id": "b"}\n{"text": "third", "id": "c", "lang": "en"}\n')
+    table = next(iter(Reader(path)))
+    assert table.column("id").to_pylist() == [None, "b", "c"]
+    assert table.column("lang").to_pylist() == [None, None, "en"]
+    out = tmp_path / "v.parquet"
+    result = CliRunner().invoke(app, ["embed", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).column("id").to_pylist() == [None, "b", "c"]

@@ -196,6 +196,8 @@ def evaluate_command(
     quick: bool = typer.Option(False, help="Small subsamples (smoke test)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results here"),
     chart: Optional[Path] = typer.Option(None, "--chart", help="Write a quality-vs-throughput PNG here"),
+    reuse: Optional[Path] = typer.Option(None, "--reuse", help="An earlier --json: tasks whose data fingerprint "
+                                                               "matches are taken from it for the same model"),
 ) -> None:
     """Score embedders on the offline tasks; one column per model."""
     from rich.table import Table
@@ -209,11 +211,17 @@ def evaluate_command(
         if unknown:
             raise ValueError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
                              f"or one of {', '.join(TASKS)}")
+    import json
+
+    earlier = json.loads(reuse.read_text(encoding="utf-8")) if reuse else {}
     results = {}
     for spec in model:
         name, encoder = _load_encoder(spec)
         err.print(f"evaluating {name}")
-        results[name] = evaluate(encoder, tasks=tasks, quick=quick)
+        results[name] = evaluate(encoder, tasks=tasks, quick=quick, reuse=earlier.get(name))
+        reused = [t for t, r in results[name]["tasks"].items() if r.get("reused")]
+        if reused:
+            err.print(f"{name}: {len(reused)} tasks reused from {reuse} (same data fingerprint)")
     table = Table(title="lexdense eval (main score per task)")
     table.add_column("task")
     for name in results:

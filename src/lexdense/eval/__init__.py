@@ -105,13 +105,17 @@ def fingerprint(task) -> str:
     return digest.hexdigest()[:16]
 
 
-def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False) -> dict:
+def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, reuse: dict | None = None) -> dict:
     """Run ``tasks`` (default: all) with ``encoder``; returns per-task scores and speed.
 
     :param encoder: any object with ``encode(list[str]) -> ndarray (n, dim)``.
     :param tasks: task names from :data:`lexdense.eval.tasks.TASKS` or group names
         ("core", the default; "anomaly").
     :param quick: small subsamples, for smoke tests.
+    :param reuse: an earlier result of the same encoder (``evaluate``'s return value): a task
+        whose data fingerprint and quick setting match is taken from it, marked
+        ``"reused": true``, instead of being run again (a deterministic encoder scores the
+        same data the same way; speed figures count only what this run embedded).
     """
     from lexdense.eval.tasks import GROUPS, TASKS, expand
 
@@ -136,6 +140,10 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False) -
             skipped[name] = str(error)
             continue
         if kinds_supported is not None and task.kind not in kinds_supported:
+            continue
+        earlier = (reuse or {}).get("tasks", {}).get(name) if (reuse or {}).get("quick") == quick else None
+        if earlier is not None and earlier.get("fingerprint") == fingerprint(task):
+            results[name] = {**earlier, "reused": True}
             continue
         timed.fit(task_texts(task))
         scores = task.run(timed)

@@ -172,7 +172,9 @@ class Reader:
 
 def _to_table(records: list[dict]) -> pa.Table:
     columns: dict[str, list] = {"row": [r["row"] for r in records], "text": [r["text"] for r in records]}
-    extra = [k for k in records[0] if k not in ("row", "text")]
+    # Every field of every record of the batch (in order of first appearance): a field the
+    # first record lacks is still kept, with nulls where a record has no value.
+    extra = [k for k in dict.fromkeys(k for r in records for k in r) if k not in ("row", "text")]
     for key in extra:
         values = [r.get(key) for r in records]
         # Mixed or nested metadata is kept as JSON text rather than guessed at.
