@@ -181,3 +181,27 @@ def test_metadata_types_that_change_between_batches_are_unified(tmp_path, tiny_m
     assert table.column("row").to_pylist() == list(range(60))
     assert table.column("source").to_pylist() == [r["source"] for r in rows]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.parquet", "tiny"]  # no temp left
+
+
+def test_resume_refuses_an_input_changed_since_the_kill(tmp_path, tiny_model):
+    source = write_jsonl(tmp_path / "in.jsonl", 30)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(RuntimeError):
+        embed_file(tiny_model, source, out, text_field="body", batch_rows=10,
+                   on_batch=lambda d, s: (_ for _ in ()).throw(RuntimeError()))
+    # One record inserted at the top: every finished part now holds the wrong rows.
+    source.write_text('{"id": "new", "body": "an inserted record"}\n' + source.read_text())
+    with pytest.raises(ValueError, match="changed since the killed run"):
+        embed_file(tiny_model, source, out, text_field="body", batch_rows=10, resume=True)
+    stats = embed_file(tiny_model, source, out, text_field="body", batch_rows=10)  # a fresh run is fine
+    assert stats.documents == 31 and pq.read_table(out).column("id").to_pylist()[0] == "new"
+
+
+def test_a_parts_directory_lexdense_did_not_leave_is_not_deleted(tmp_path, tiny_model):
+    source = write_jsonl(tmp_path / "in.jsonl", 5)
+    foreign = tmp_path / "out.parquet.parts"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not left by a lexdense embed job"):
+        embed_file(tiny_model, source, tmp_path / "out.parquet", text_field="body")
+    assert (foreign / "notes.txt").read_text() == "mine"

@@ -74,16 +74,23 @@ def embed_file(
     first_batch = next(batches, None)
     out = Path(out)
     parts_dir = out.with_name(out.name + ".parts")
-    settings = {"input": str(Path(input_path).resolve()), "text_field": text_field,
+    settings = {"input": str(Path(input_path).resolve()), "input_fingerprint": input_fingerprint(input_path),
+                "text_field": text_field,
                 "precision": precision, "truncate_dim": truncate_dim, "keep_text": keep_text,
                 "model": model.config.get("name"), "batch_rows": batch_rows, "parts": "by first row"}
     if parts_dir.exists():
+        saved = json.loads((parts_dir / "job.json").read_text()) if (parts_dir / "job.json").is_file() else None
+        if saved is None:
+            raise ValueError(f"{parts_dir} exists and was not left by a lexdense embed job: move it away")
         if not resume:
             shutil.rmtree(parts_dir)
-        else:
-            saved = json.loads((parts_dir / "job.json").read_text()) if (parts_dir / "job.json").is_file() else None
-            if saved != settings:
-                raise ValueError(f"{parts_dir}: left by a job with other settings; rerun without --resume")
+        elif saved.get("input_fingerprint") != settings["input_fingerprint"] and \
+                {k: v for k, v in saved.items() if k != "input_fingerprint"} == \
+                {k: v for k, v in settings.items() if k != "input_fingerprint"}:
+            raise ValueError(f"{input_path} changed since the killed run (size, modification time or first "
+                             "MiB differ), so its finished parts no longer match its rows: rerun without --resume")
+        elif saved != settings:
+            raise ValueError(f"{parts_dir}: left by a job with other settings; rerun without --resume")
     parts_dir.mkdir(parents=True, exist_ok=True)
     (parts_dir / "job.json").write_text(json.dumps(settings))
     finished = {part.name for part in parts_dir.glob("part-*.parquet")}
@@ -125,6 +132,17 @@ def embed_file(
     shutil.rmtree(parts_dir)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def input_fingerprint(path: str | Path) -> dict:
+    """Size, modification time and a hash of the first MiB: a resumed job checks its input
+    is the file its finished parts were made from."""
+    import hashlib
+
+    stat = Path(path).stat()
+    with open(path, "rb") as handle:
+        head = hashlib.blake2b(handle.read(1 << 20), digest_size=16).hexdigest()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_blake2b": head}
 
 
 def _embed_part(model, table: pa.Table, part: Path, options: dict) -> tuple[int, int]:
