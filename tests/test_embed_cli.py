@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -140,6 +141,18 @@ def test_resume_refuses_other_settings(tmp_path, tiny_model):
         embed_file(tiny_model, source, out, text_field="body", batch_rows=10, precision="int8", resume=True)
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode("utf-8", "replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_kill_9_then_resume(tmp_path, tiny_model_dir, workers):
     """A real SIGKILL mid-run: restart with --resume, every row exactly once."""
@@ -154,6 +167,11 @@ def test_kill_9_then_resume(tmp_path, tiny_model_dir, workers):
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    # Its workers die with it (they would otherwise live on, holding memory and the lock).
+    deadline = time.time() + 10
+    while time.time() < deadline and _processes_mentioning(str(source)):
+        time.sleep(0.1)
+    assert not _processes_mentioning(str(source))
     finished_before = len(list(parts.glob("part-*.parquet")))
     assert not out.exists() and 5 <= finished_before < 100
     subprocess.run(command + ["--resume"], check=True, capture_output=True)

@@ -153,3 +153,46 @@ def test_a_field_missing_from_the_first_record_is_kept(tmp_path):
     result = CliRunner().invoke(app, ["embed", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert pq.read_table(out).column("id").to_pylist() == [None, "b", "c"]
+
+
+def _hold_lock_in_another_process(path, ready, release):
+    from lexdense.io.atomic import exclusive_lock
+
+    with exclusive_lock(path):
+        ready.set()
+        release.wait(30)
+
+
+@pytest.mark.parametrize("command", [["embed"], ["index"], ["index", "--add"]])
+def test_a_second_writer_is_refused_while_the_first_writes(tmp_path, command):
+    import multiprocessing
+
+    data = _jsonl(tmp_path / "in.jsonl")
+    out = tmp_path / ("out.parquet" if command == ["embed"] else "news.index")
+    if "--add" in command:
+        first = CliRunner().invoke(app, ["index", str(data), "--out", str(out)])
+        assert first.exit_code == 0, first.output
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_lock_in_another_process, args=(str(out), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        result = CliRunner().invoke(app, [command[0], str(data), "--out", str(out), *command[1:]])
+        assert result.exit_code != 0 and "another lexdense process" in result.output, result.output
+    finally:
+        release.set()
+        holder.join(30)
+    again = CliRunner().invoke(app, [command[0], str(data), "--out", str(out), *command[1:]])
+    assert again.exit_code == 0, again.output  # the lock went with its holder
+
+
+def test_locks_nest_in_one_process(tmp_path):
+    from lexdense.io.atomic import exclusive_lock
+
+    with exclusive_lock(tmp_path / "x"):
+        with exclusive_lock(tmp_path / "x"):
+            pass
+        with atomic_directory(tmp_path / "x", "model") as tmp:
+            (tmp / "a").write_text("1")
+    assert (tmp_path / "x" / "a").read_text() == "1"

@@ -322,14 +322,17 @@ def index_command(
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file, not an index directory: choose another --out"
                          + (" (it is the input)" if input.exists() and out.samefile(input) else ""))
-    if (out / "manifest.json").exists() and not add:
-        raise ValueError(f"{out} is already an index: use --add to add documents to it")
-    index = SearchIndex.load(out) if add and (out / "manifest.json").exists() else \
-        SearchIndex(model=model, ann_threshold=ann_threshold, bm25=not no_bm25)
-    before = len(index)
-    for texts, meta in _corpus_batches(input, text_field):
-        index.add(texts, metadata=meta)
-    index.save(out)
+    from lexdense.io.atomic import exclusive_lock
+
+    with exclusive_lock(out):  # load, add and save as one: a second writer is refused, not lost
+        if (out / "manifest.json").exists() and not add:
+            raise ValueError(f"{out} is already an index: use --add to add documents to it")
+        index = SearchIndex.load(out) if add and (out / "manifest.json").exists() else \
+            SearchIndex(model=model, ann_threshold=ann_threshold, bm25=not no_bm25)
+        before = len(index)
+        for texts, meta in _corpus_batches(input, text_field):
+            index.add(texts, metadata=meta)
+        index.save(out)
     err.print(f"{out}: {len(index):,} documents ({len(index) - before:,} added), generation {index.generation}")
 
 

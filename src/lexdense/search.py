@@ -283,10 +283,20 @@ class SearchIndex:
 
     # -- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write new rows and a new generation; the manifest switch makes it visible."""
+        """Write new rows and a new generation; the manifest switch makes it visible.
+
+        One writer at a time: a second process saving to the same index gets a one-line
+        error (an OS lock beside the index), never a torn or lost generation.
+        """
+        from lexdense.io.atomic import exclusive_lock
+
         path = Path(path) if path is not None else self.path
         if path is None:
             raise ValueError("no path: pass save(path)")
+        with exclusive_lock(path):
+            return self._save(path)
+
+    def _save(self, path: Path) -> Path:
         if path.exists() and not path.is_dir():
             raise FileExistsError(f"{path} exists and is not a directory")
         if path.exists() and not (path / "manifest.json").is_file() and any(path.iterdir()):

@@ -63,6 +63,58 @@ def atomic_file(path: str | os.PathLike, suffix: str = ""):
 
 
 MARKER = ".lexdense-output"
+_HELD: dict[str, int] = {}
+
+
+class LockedError(ValueError):
+    """Another process is writing the same output."""
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of an output: in a per-user directory under the system's temporary
+    directory, named by a hash of the output's absolute path (nothing is left beside the
+    user's files)."""
+    import hashlib
+
+    real = os.path.realpath(os.path.abspath(path))
+    digest = hashlib.blake2b(real.encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
+    return Path(tempfile.gettempdir()) / f"lexdense-locks-{os.getuid()}" / f"{digest}.lock"
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike):
+    """Hold an OS lock (flock) on ``path``'s lock file: one writer at a time.
+
+    A second process gets :class:`LockedError` at once, naming the output; the same process
+    may nest locks on one output. Lock files stay in :func:`lock_path`'s directory (deleting
+    one would let two writers hold "the" lock on different files); the OS releases a lock
+    when its holder dies. Worker processes die with their parent, so they cannot keep it.
+    """
+    import fcntl
+
+    lock = lock_path(path)
+    key = str(lock)
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LockedError(f"{path} is being written by another lexdense process: wait for it to finish") from None
+    _HELD[key] = 1
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 class OutputExistsError(ValueError):
@@ -112,25 +164,37 @@ def atomic_directory(path: str | os.PathLike, kind: str = "output", overwrite: b
     import json
 
     path = Path(path)
-    check_output_directory(path, kind, overwrite, recognize)
+    check_output_directory(path, kind, overwrite, recognize)  # fail early, before the caller's work
     path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(path), _temporary_directory(path) as tmp:
+        check_output_directory(path, kind, overwrite, recognize)  # again, now that no one else writes
+        yield tmp
+        (tmp / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
+        _swap_in(tmp, path)
+
+
+@contextlib.contextmanager
+def _temporary_directory(path: Path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        (tmp / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o777 & ~_umask())
-        for child in tmp.iterdir():
-            os.chmod(child, 0o666 & ~_umask())
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "previous")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` to ``path``; an old ``path`` is moved aside first, removed only after."""
+    os.chmod(tmp, 0o777 & ~_umask())
+    for child in tmp.iterdir():
+        os.chmod(child, 0o666 & ~_umask())
+    if path.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        os.replace(path, old / "previous")
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
 
 
 def write_json(path: str | os.PathLike, data) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -40,7 +41,16 @@ def embedding_column(vectors: np.ndarray, precision: str) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(values, vectors.shape[1])
 
 
-def embed_file(
+def embed_file(model, input_path, out, **options) -> "EmbedStats":
+    """Embed every record of ``input_path`` and write ``out`` (Parquet); one writer at a
+    time per output (a second gets a one-line error). See :func:`_embed_file`."""
+    from lexdense.io.atomic import exclusive_lock
+
+    with exclusive_lock(out):
+        return _embed_file(model, input_path, out, **options)
+
+
+def _embed_file(
     model,
     input_path: str | Path,
     out: str | Path,
@@ -184,7 +194,16 @@ def _merge(parts: list[Path], out: Path) -> None:
 SHARD_SUFFIXES = (".parquet", ".jsonl", ".csv", ".tsv", ".txt")
 
 
-def embed_directory(
+def embed_directory(model, input_dir, out_dir, **options) -> dict:
+    """Embed a directory of shards into a directory of Parquet shards (see
+    :func:`_embed_directory`); one writer at a time per output directory."""
+    from lexdense.io.atomic import exclusive_lock
+
+    with exclusive_lock(out_dir):
+        return _embed_directory(model, input_dir, out_dir, **options)
+
+
+def _embed_directory(
     model,
     input_dir: str | Path,
     out_dir: str | Path,
@@ -274,7 +293,8 @@ def _worker_pool(model, workers: int):
     from concurrent.futures import ProcessPoolExecutor
 
     context, initargs = _worker_context(model)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                               initargs=(*initargs, os.getpid()))
 
 
 def _worker_context(model):
@@ -300,9 +320,28 @@ def _worker_context(model):
     return multiprocessing.get_context("spawn"), (source,)
 
 
-def _init_worker(source: str | None) -> None:
-    """Worker process: one numba and one BLAS thread (the pool supplies the parallelism)."""
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this worker when its parent dies (a kill -9 of `lexdense embed`
+    must not leave orphans holding memory and the output's lock)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _init_worker(source: str | None, parent: int | None = None) -> None:
+    """Worker process: one numba and one BLAS thread (the pool supplies the parallelism);
+    it dies with its parent."""
     global _WORKER_MODEL
+    if parent is not None:
+        _die_with_parent(parent)
     import numba
     from threadpoolctl import threadpool_limits
 
