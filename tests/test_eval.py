@@ -260,3 +260,10 @@ def test_reuse_takes_matching_fingerprints_and_reruns_changed_tasks():
     third = Counting()
     evaluate(third, tasks=["r8-classification"], quick=True, reuse=stale)
     assert third.calls > 0  # another data fingerprint: run again
+    model = LexDense.load("lexdense-base")
+    earlier = evaluate(model, tasks=["r8-classification"], quick=True)
+    assert evaluate(model, tasks=["r8-classification"], quick=True, reuse=earlier)["tasks"][
+        "r8-classification"].get("reused")
+    other = {**earlier, "model_id": "another model's weights"}
+    assert not evaluate(model, tasks=["r8-classification"], quick=True, reuse=other)["tasks"][
+        "r8-classification"].get("reused")

@@ -105,6 +105,18 @@ def fingerprint(task) -> str:
     return digest.hexdigest()[:16]
 
 
+def model_id(encoder) -> str | None:
+    """A hash of a lexdense model's weights (None for other encoders)."""
+    weights = getattr(encoder, "weights", None)
+    if not isinstance(weights, dict) or "out.weight" not in weights:
+        return None
+    digest = hashlib.blake2b(digest_size=8)
+    for key in sorted(weights):
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(weights[key]).tobytes())
+    return digest.hexdigest()
+
+
 def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, reuse: dict | None = None) -> dict:
     """Run ``tasks`` (default: all) with ``encoder``; returns per-task scores and speed.
 
@@ -115,7 +127,9 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
     :param reuse: an earlier result of the same encoder (``evaluate``'s return value): a task
         whose data fingerprint and quick setting match is taken from it, marked
         ``"reused": true``, instead of being run again (a deterministic encoder scores the
-        same data the same way; speed figures count only what this run embedded).
+        same data the same way; speed figures count only what this run embedded). A lexdense
+        model is reused only when its weights are the same (``model_id``); other encoders are
+        fixed, pinned packages and are trusted by name.
     """
     from lexdense.eval.tasks import GROUPS, TASKS, expand
 
@@ -131,6 +145,9 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
     kinds_supported = getattr(encoder, "task_kinds", None)
     results: dict[str, dict] = {}
     skipped: dict[str, str] = {}
+    identity = model_id(encoder)
+    if reuse is not None and reuse.get("model_id") != identity:
+        reuse = None
     for name in names:
         try:
             task = TASKS[name](quick)
@@ -156,6 +173,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
     summary["mean"] = float(np.mean([r["main_score"] for r in results.values()]))
     return {
         "suite_version": SUITE_VERSION,
+        "model_id": identity,
         "quick": quick,
         "tasks": results,
         "skipped": skipped,
