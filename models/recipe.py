@@ -130,11 +130,19 @@ def main() -> None:
         cache_dir=args.cache_dir, teacher_precision=args.teacher_precision,
         labels_only=args.labels_only,
     )
+    sittings = args.cache_dir / "labelling_sittings.json"
     if model is None:
-        print(f"labelled {len(documents):,} passages in {time.perf_counter() - started:.0f} s", flush=True)
+        seconds = time.perf_counter() - started
+        print(f"labelled {len(documents):,} passages in {seconds:.0f} s", flush=True)
+        log = json.loads(sittings.read_text()) if sittings.is_file() else []
+        log.append({"date": time.strftime("%Y-%m-%d %H:%M"), "passages": len(documents), "seconds": round(seconds),
+                    "precision": args.teacher_precision})
+        sittings.write_text(json.dumps(log, indent=1))
         return
     model.config["corpus"] = {"documents_per_source": counts, "sha256_16": digest}
     model.config["distillation"]["wall_clock_s"] = round(time.perf_counter() - started, 1)
+    if sittings.is_file():  # labelling done in earlier sittings (--labels-only) counts too
+        model.config["distillation"]["labelling_sittings"] = json.loads(sittings.read_text())
     card = ROOT / "models" / "MODEL_CARD.md"
     if card.is_file():
         model.model_card = card.read_text(encoding="utf-8")
