@@ -104,8 +104,10 @@ def results_block() -> str:
         "Quality by task family (MTEB main scores, family means over the tasks in brackets; the",
         "whole table and its command are in the next section; tasks in docs/data.md):", "",
         family_table(load("eval")), "",
-        f"Model: {size:.1f} MiB on disk. Distilled from scratch (teacher vectors included) in "
-        f"{log.get('wall_clock_s', 0) / 60:.0f} minutes on 2 cores (`make model`).", "",
+        f"Model: {size:.1f} MiB on disk. Distilled from scratch on 2 cores (`make model`): "
+        + (f"{sum(r['seconds'] for r in log.get('labelling_sittings', [])) / 60:.0f} minutes of teacher labelling "
+           f"(bfloat16, resumable) and {log.get('total_s', 0) / 60:.0f} of training."
+           if log.get("labelling_sittings") else f"{log.get('wall_clock_s', 0) / 60:.0f} minutes."), "",
         "Memory (`python benchmarks/memory.py`): " + memory_text(memory),
     ])
 
@@ -309,7 +311,15 @@ def main() -> None:
     template = (ROOT / "models" / "MODEL_CARD.md").read_text()
     config = json.loads((MODEL_DIR / "config.json").read_text())
     ablations = (ROOT / "models" / "ablations.md").read_text() if (ROOT / "models" / "ablations.md").is_file() else ""
-    card = (template.replace("{{results}}", block)
+    log = config.get("distillation", {})
+    sittings = log.get("labelling_sittings", [])
+    labelled = sum(r["seconds"] for r in sittings)
+    timing = (f"teacher labelling {labelled / 60:.0f} minutes over {len(sittings)} sitting(s) "
+              "(" + ", ".join(f"{r['passages']:,} passages checked, {r['seconds'] / 60:.0f} min" for r in sittings) + "); "
+              f"vocabulary, features and training {log.get('total_s', 0) / 60:.0f} minutes "
+              f"(timings in config.json)." if sittings else
+              f"{log.get('total_s', 0) / 60:.0f} minutes, teacher labelling included.")
+    card = (template.replace("{{results}}", block).replace("{{timing}}", timing)
             .replace("{{ablations}}", ablations.replace("# Ablations", "").strip())
             .replace("{{config}}", json.dumps(config, indent=1)))
     (MODEL_DIR / "README.md").write_text(card)

@@ -196,3 +196,35 @@ def test_locks_nest_in_one_process(tmp_path):
         with atomic_directory(tmp_path / "x", "model") as tmp:
             (tmp / "a").write_text("1")
     assert (tmp_path / "x" / "a").read_text() == "1"
+
+
+def test_a_field_whose_type_changes_between_batches_is_widened_to_text(tmp_path):
+    from lexdense.io.readers import Reader, concat_tables
+
+    path = tmp_path / "mixed.jsonl"
+    rows = [{"text": f"document {i} about cats", "n": i if i < 5 else f"id-{i}"} for i in range(10)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tables = list(Reader(path, batch_rows=5))
+    assert str(tables[0].schema.field("n").type) != str(tables[1].schema.field("n").type)
+    merged = concat_tables(tables)
+    assert merged.column("n").to_pylist() == [str(i) for i in range(5)] + [f"id-{i}" for i in range(5, 10)]
+    out = tmp_path / "d.parquet"
+    result = CliRunner().invoke(app, ["dedup", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).num_rows == 10
+
+
+def test_re_embedding_an_output_and_clashing_shards_fail_before_any_work(tmp_path):
+    data = _jsonl(tmp_path / "in.jsonl", 10)
+    first = tmp_path / "v.parquet"
+    assert CliRunner().invoke(app, ["embed", str(data), "--out", str(first), "--keep-text"]).exit_code == 0
+    again = CliRunner().invoke(app, ["embed", str(first), "--out", str(tmp_path / "v2.parquet")])
+    assert again.exit_code != 0 and "already has an 'embedding' column" in again.output
+    assert not (tmp_path / "v2.parquet").exists()
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    _jsonl(shards / "a.jsonl", 5)
+    (shards / "a.csv").write_text("text\nhello there\n")
+    clash = CliRunner().invoke(app, ["embed", str(shards), "--out", str(tmp_path / "vs")])
+    assert clash.exit_code != 0 and "would both be written to a.parquet" in clash.output
+    assert not (tmp_path / "vs").exists()

@@ -82,6 +82,9 @@ def _embed_file(
     # Read the first batch before touching the output, so a wrong format or field fails clean.
     batches = iter(reader)
     first_batch = next(batches, None)
+    if first_batch is not None and "embedding" in first_batch.column_names:
+        raise ValueError(f"{input_path} already has an 'embedding' column (an earlier lexdense output?): "
+                         "embed the original corpus, or drop or rename that column")
     out = Path(out)
     parts_dir = out.with_name(out.name + ".parts")
     settings = {"input": str(Path(input_path).resolve()), "input_fingerprint": input_fingerprint(input_path),
@@ -236,6 +239,14 @@ def _embed_directory(
                     and not p.name.startswith((".", "_")))
     if not shards:
         raise ValueError(f"{input_dir}: no shards ({', '.join(SHARD_SUFFIXES)})")
+    stems: dict[str, Path] = {}
+    for shard in shards:  # a.jsonl and a.csv would both write a.parquet: refuse before any work
+        if shard.stem in stems:
+            raise ValueError(f"{stems[shard.stem].name} and {shard.name} would both be written to "
+                             f"{shard.stem}.parquet: rename one of them")
+        stems[shard.stem] = shard
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "_manifest.json").is_file():
+        raise ValueError(f"{out_dir} is a directory lexdense did not write: choose an empty or new output directory")
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / "_manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"shards": {}}

@@ -206,4 +206,25 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
     n_rows = sum(t.num_rows for t in tables)
     if all(t.num_columns == 0 for t in tables):
         return pa.table({"_": pa.nulls(n_rows)}).drop_columns(["_"])
-    return pa.concat_tables(tables, promote_options="permissive")
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    # A field whose type changes between batches (int, later text): widened to text in every
+    # batch, so the outcome never depends on where batch boundaries fall.
+    names = list(dict.fromkeys(n for t in tables for n in t.column_names))
+    kinds = {n: {str(t.schema.field(n).type) for t in tables if n in t.column_names
+                 and not pa.types.is_null(t.schema.field(n).type)} for n in names}
+    widen = {n for n, types in kinds.items() if len(types) > 1}
+    fixed = []
+    for table in tables:
+        for name in widen & set(table.column_names):
+            column = table.column(name)
+            try:
+                column = pc.cast(column, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = pa.array([None if v is None else json.dumps(v, default=str) for v in column.to_pylist()],
+                                  pa.string())
+            table = table.set_column(table.column_names.index(name), name, column)
+        fixed.append(table)
+    return pa.concat_tables(fixed, promote_options="permissive")
