@@ -228,3 +228,20 @@ def test_re_embedding_an_output_and_clashing_shards_fail_before_any_work(tmp_pat
     clash = CliRunner().invoke(app, ["embed", str(shards), "--out", str(tmp_path / "vs")])
     assert clash.exit_code != 0 and "would both be written to a.parquet" in clash.output
     assert not (tmp_path / "vs").exists()
+
+
+def test_a_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path):
+    from lexdense.io.readers import Reader
+
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufefftext,id\nhello world,1\n".encode("utf-8"))
+    table = next(iter(Reader(path)))
+    assert table.column("text").to_pylist() == ["hello world"] and table.column("id").to_pylist() == ["1"]
+
+
+def test_classify_train_into_the_current_directory_is_one_line(tmp_path, monkeypatch):
+    data = _labelled(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["classify", "train", str(data), "--out", "."])
+    assert result.exit_code != 0 and "did not write" in result.output and "Traceback" not in result.output
+    assert data.is_file()

@@ -120,7 +120,8 @@ class Reader:
 
         def records():
             with self.path.open("rb") as raw:
-                handle = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+                # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name.
+                handle = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
                 reader = csv.DictReader(handle, delimiter=delimiter)
                 if reader.fieldnames is None:
                     return
