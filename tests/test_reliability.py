@@ -245,3 +245,12 @@ def test_classify_train_into_the_current_directory_is_one_line(tmp_path, monkeyp
     result = CliRunner().invoke(app, ["classify", "train", str(data), "--out", "."])
     assert result.exit_code != 0 and "did not write" in result.output and "Traceback" not in result.output
     assert data.is_file()
+
+
+@pytest.mark.parametrize("precision", ["int8", "uint8"])
+def test_an_empty_text_is_the_zero_vector_in_every_precision(precision):
+    import numpy as np
+
+    model = LexDense.load("lexdense-base")
+    vectors = model.encode(["", "a real sentence about markets"], precision=precision)
+    assert not vectors[0].any() and vectors[1].any()

@@ -224,9 +224,11 @@ class LexDense:
         steps = (high - low) / 255.0
         steps[steps == 0] = 1.0
         scaled = np.clip(np.round((embeddings - low) / steps), 0, 255)
-        if precision == "uint8":
-            return scaled.astype(np.uint8)
-        return (scaled - 128).astype(np.int8)
+        out = scaled.astype(np.uint8) if precision == "uint8" else (scaled - 128).astype(np.int8)
+        # A text with no known feature is the zero vector in float32: keep it zero here too
+        # (a mid-range code would give it a norm of ~200 and a cosine to everything).
+        out[~np.asarray(embeddings).any(axis=-1)] = 0
+        return out
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Cosine similarity matrix of two sets of float vectors."""
