@@ -254,3 +254,21 @@ def test_an_empty_text_is_the_zero_vector_in_every_precision(precision):
     model = LexDense.load("lexdense-base")
     vectors = model.encode(["", "a real sentence about markets"], precision=precision)
     assert not vectors[0].any() and vectors[1].any()
+
+
+@pytest.mark.parametrize("damage", [{"parts": ["../../etc/passwd"]}, {"parts": None}, "drop-rows"])
+def test_a_damaged_index_manifest_is_one_line_and_never_opens_paths_outside(tmp_path, damage):
+    data = _jsonl(tmp_path / "in.jsonl", 10)
+    out = tmp_path / "i.index"
+    assert CliRunner().invoke(app, ["index", str(data), "--out", str(out)]).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    if damage == "drop-rows":
+        del manifest["rows"]
+    elif damage["parts"] is None:
+        del manifest["parts"]
+    else:
+        manifest.update(damage)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(app, ["search", str(out), "cats"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "invalid part name" in result.output or "missing" in result.output, result.output

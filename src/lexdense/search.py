@@ -363,6 +363,15 @@ class SearchIndex:
         if manifest.get("version") != VERSION:
             raise IndexError_(f"{manifest_file}: index format version {manifest.get('version')}, "
                               f"this lexdense reads {VERSION}")
+        import re
+
+        missing = [k for k in ("ann_threshold", "parts", "rows", "generation") if k not in manifest]
+        if missing:
+            raise IndexError_(f"{manifest_file}: missing {', '.join(missing)}; the index is damaged")
+        bad = [p for p in manifest["parts"] if not isinstance(p, str) or not re.fullmatch(r"part-\d{5}\.parquet", p)]
+        if bad or not isinstance(manifest["generation"], int):
+            raise IndexError_(f"{manifest_file}: invalid part name {bad[0]!r}" if bad else
+                              f"{manifest_file}: invalid generation {manifest['generation']!r}")
         chosen = model if model is not None else manifest.get("model")
         index = cls(model=chosen, ann_threshold=manifest["ann_threshold"],
                     bm25=manifest.get("use_bm25", manifest["bm25"]))
