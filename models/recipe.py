@@ -112,6 +112,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "lexdense",
                         help="teacher vectors cache (an empty one measures a run from scratch)")
     parser.add_argument("--teacher-precision", default="bfloat16", choices=("float32", "bfloat16"))
+    parser.add_argument("--whiten", type=float, default=0.5,
+                        help="fold centring and partial whitening (alpha) into the output layer; -1: none")
+    parser.add_argument("--from-model", type=Path, help="skip training: post-process and save this model")
     parser.add_argument("--labels-only", action="store_true",
                         help="stop once every passage is labelled (resumable; train in a later run)")
     args = parser.parse_args()
@@ -122,6 +125,15 @@ def main() -> None:
     print(f"recipe: {len(documents):,} passages: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
     digest = hashlib.sha256("\0".join(documents).encode("utf-8", "replace")).hexdigest()[:16]
     started = time.perf_counter()
+    sittings = args.cache_dir / "labelling_sittings.json"
+    if args.from_model:
+        from lexdense import LexDense
+
+        model = LexDense.load(args.from_model)
+        model.config.setdefault("corpus", {"documents_per_source": counts, "sha256_16": digest})
+        if sittings.is_file():
+            model.config["distillation"].setdefault("labelling_sittings", json.loads(sittings.read_text()))
+        return finish(model, documents, args)
     model = distill(
         "sentence-transformers/all-MiniLM-L6-v2", documents, None, name=args.name,
         max_passages=args.max_passages or None, epochs=args.epochs, loss=args.loss,
@@ -130,7 +142,6 @@ def main() -> None:
         cache_dir=args.cache_dir, teacher_precision=args.teacher_precision,
         labels_only=args.labels_only,
     )
-    sittings = args.cache_dir / "labelling_sittings.json"
     if model is None:
         seconds = time.perf_counter() - started
         print(f"labelled {len(documents):,} passages in {seconds:.0f} s", flush=True)
@@ -143,6 +154,17 @@ def main() -> None:
     model.config["distillation"]["wall_clock_s"] = round(time.perf_counter() - started, 1)
     if sittings.is_file():  # labelling done in earlier sittings (--labels-only) counts too
         model.config["distillation"]["labelling_sittings"] = json.loads(sittings.read_text())
+    finish(model, documents, args)
+
+
+def finish(model, documents: list[str], args) -> None:
+    """Post-process (centring and partial whitening, estimated on 5,000 evenly spaced
+    distillation passages: no evaluation text) and save with the model card."""
+    if args.whiten >= 0:
+        from lexdense.distill.postprocess import fold_affine
+
+        step = max(1, len(documents) // 5000)
+        model = fold_affine(model, documents[::step][:5000], alpha=args.whiten)
     card = ROOT / "models" / "MODEL_CARD.md"
     if card.is_file():
         model.model_card = card.read_text(encoding="utf-8")
