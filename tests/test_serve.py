@@ -146,3 +146,39 @@ def test_page_in_headless_chromium(served, tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_topics_work_runs_off_the_event_loop_and_is_bounded(served):
+    """A large /topics request must not stall /health (it ran on the event loop before)."""
+    import time
+
+    _, app, news = served
+    vocabulary = sorted({w for w in " ".join(news.texts[:200]).lower().split() if w.isalpha() and len(w) > 4})
+    too_many = {f"label{i}": ["word"] for i in range(201)}
+    with TestClient(app) as client:
+        assert client.post("/topics", json={"texts": ["a"], "keywords": too_many}).status_code == 422
+        wordy = {"a": [f"w{i}" for i in range(51)], "b": ["b"]}
+        assert client.post("/topics", json={"texts": ["a"], "keywords": wordy}).status_code == 422
+
+    async def race():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            keywords = {f"topic {i}": vocabulary[8 * i: 8 * i + 8] for i in range(50)}
+            finished = {}
+
+            async def timed(name, request):
+                response = await request
+                finished[name] = time.perf_counter()
+                return response
+
+            heavy = asyncio.create_task(timed("topics", client.post(
+                "/topics", json={"texts": news.texts[:50], "keywords": keywords})))
+            await asyncio.sleep(0.01)
+            health = await timed("health", client.get("/health"))
+            response = await heavy
+            return health.status_code, response, finished
+
+    assert len(vocabulary) >= 400
+    health_status, topics, finished = asyncio.run(race())
+    assert health_status == 200 and topics.status_code == 200, topics.text
+    assert finished["health"] < finished["topics"]  # answered while the topics work ran in a thread

@@ -67,9 +67,15 @@ class ClassifyResponse(BaseModel):
     probabilities: list[dict[str, float]]
 
 
+MAX_TOPIC_LABELS = 200
+MAX_KEYWORDS_PER_LABEL = 50
+
+
 class TopicsRequest(BaseModel):
     texts: list[str]
-    keywords: dict[str, list[str]] = Field(..., description="label -> keywords (at least two labels)")
+    keywords: dict[str, list[str]] = Field(..., description=f"label -> keywords (2 to {MAX_TOPIC_LABELS} labels, "
+                                                           f"at most {MAX_KEYWORDS_PER_LABEL} keywords each)",
+                                           max_length=MAX_TOPIC_LABELS)
     abstain: float = Field(0.0, ge=0.0, lt=1.0)
 
 
@@ -275,17 +281,26 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
     async def topics(body: TopicsRequest) -> dict:
         from lexdense.labels import KeywordTopics
 
+        from starlette.concurrency import run_in_threadpool
+
         check_texts(body.texts)
-        try:
+        long = [label for label, words in body.keywords.items() if len(words) > MAX_KEYWORDS_PER_LABEL]
+        if long:
+            raise HTTPException(422, f"label '{long[0]}' has more than {MAX_KEYWORDS_PER_LABEL} keywords")
+        vectors = await batcher.embed(body.texts) if body.texts else None
+        if vectors is None:
+            return {"labels": [], "confidence": []}
+
+        def fit_and_label():  # CPU work: in a worker thread, so /health and others stay live
             estimator = KeywordTopics(body.keywords, model=embedder, abstain=body.abstain, min_seeds=1)
-            vectors = await batcher.embed(body.texts) if body.texts else None
-            if vectors is None:
-                return {"labels": [], "confidence": []}
             estimator.fit(vectors=vectors)
+            proba = estimator.predict_proba(vectors=vectors)
+            return {"labels": estimator.predict(vectors=vectors), "confidence": proba.max(axis=1).round(6).tolist()}
+
+        try:
+            return await run_in_threadpool(fit_and_label)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        proba = estimator.predict_proba(vectors=vectors)
-        return {"labels": estimator.predict(vectors=vectors), "confidence": proba.max(axis=1).round(6).tolist()}
 
     @app.get("/topic-map", dependencies=[Depends(authorize)], responses=_errors(401, 404, 422))
     def topic_map(points: int = 3000) -> dict:
