@@ -179,7 +179,9 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
         "skipped": skipped,
         "summary": summary,
         "wall_seconds": time.perf_counter() - started,
-        "speed": {"texts": timed.texts, "seconds": timed.seconds,
-                  "docs_per_s": timed.texts / max(timed.seconds, 1e-9),
-                  "mib_per_s": timed.bytes / max(timed.seconds, 1e-9) / 2**20},
+        # Nothing embedded in this run (every task reused): the earlier run's speed stands.
+        "speed": ({**reuse["speed"], "reused": True} if timed.texts == 0 and reuse and "speed" in reuse else
+                  {"texts": timed.texts, "seconds": timed.seconds,
+                   "docs_per_s": timed.texts / max(timed.seconds, 1e-9),
+                   "mib_per_s": timed.bytes / max(timed.seconds, 1e-9) / 2**20}),
     }
