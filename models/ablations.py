@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--only", nargs="*", help="names of rows to (re)run")
     parser.add_argument("--reference", nargs="*", default=[], help="encoder specs to score as reference rows")
+    parser.add_argument("--postprocess-model", type=Path,
+                        help="only the post-processing rows, applied to this (full recipe) model")
     args = parser.parse_args()
 
     from recipe import corpus
@@ -71,6 +73,21 @@ def main() -> None:
 
     rows = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     wanted = lambda name: not args.only or name in args.only  # noqa: E731
+    if args.postprocess_model:
+        from lexdense import LexDense
+
+        full = LexDense.load(args.postprocess_model)
+        texts = sample_texts()
+        for label, alpha in [("full recipe, no post-processing", None), *POSTPROCESS.items()]:
+            name = label.replace("base + ", "full recipe + ")
+            start = time.perf_counter()
+            model = full if alpha is None else fold_affine(full, texts, alpha=alpha)
+            rows[name] = {**score(model), "train_s": time.perf_counter() - start if alpha is not None else None,
+                          "passages": None, "epochs": None, "validation_cosine": None}
+            print(name, json.dumps(rows[name]["summary"]), flush=True)
+            RESULTS.write_text(json.dumps(rows, indent=1))
+        write_table(rows)
+        return
     documents, _ = corpus()
     base_model = None
     for name, change in VARIANTS.items():

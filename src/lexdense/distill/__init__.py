@@ -165,7 +165,8 @@ def distill(
         raise ValueError(f"d_out must be in 1..{rotation.shape[1]}, got {d_out}")
     rotation = rotation[:, :d_out] if d_out else rotation
     rotated = targets @ rotation
-    featurizer = Featurizer(vocabulary.tokens, n_buckets=n_buckets, ngram_range=tuple(ngram_range))
+    featurizer = Featurizer(vocabulary.tokens, n_buckets=n_buckets, ngram_range=tuple(ngram_range),
+                            use_bigrams=vocabulary.n_bigrams > 0)
     order = rng.permutation(len(texts))
     n_val = max(1, int(len(texts) * validation_share))
     val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
@@ -205,7 +206,7 @@ def distill(
         "n_bigrams": vocabulary.n_bigrams,
         "n_buckets": n_buckets,
         "ngram_range": list(ngram_range),
-        "use_bigrams": True,
+        "use_bigrams": vocabulary.n_bigrams > 0,  # no pairs kept: the kernel skips their lookups
         "output_basis": "teacher principal components (uncentred), so truncate_dim keeps the most",
         "distillation": {
             "loss": loss, "epochs": epochs, "feature_weights": feature_weights, "batch_size": batch_size, "lr": lr,
