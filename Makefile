@@ -1,7 +1,7 @@
 # make demo   set up and run the demo on bundled data
 # make test   set up and run the test suite
 # make data   fetch the offline text sources of docs/data.md into .cache/data (about 1 minute)
-# make model  reproduce the shipped lexdense-base model (about 75 minutes on 2 cores; see models/MODEL_CARD.md)
+# make model  reproduce the shipped lexdense-base model (about 60 minutes on 2 cores; see models/MODEL_CARD.md)
 # make bench  speed, quality, memory, eval and workflow benchmarks, then README figures (not in CI)
 PYTHON ?= python3
 VENV := .venv
@@ -43,7 +43,7 @@ test: $(STAMP) $(DATA_STAMP)
 	$(PY) -m pytest
 
 model: $(STAMP) $(DATA_STAMP)
-	@echo "rebuilding lexdense-base from scratch: about 40 minutes of teacher labelling and 30 of training on 2 cores (resumable: run it again after a kill)"
+	@echo "rebuilding lexdense-base from scratch: about 40 minutes of teacher labelling and 16 of training on 2 cores (resumable: run it again after a kill)"
 	$(PY) models/recipe.py
 	$(PY) benchmarks/report.py
 	@echo "figures in the card come from benchmarks/results: run 'make bench' to refresh them for the new model"

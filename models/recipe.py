@@ -13,7 +13,7 @@ fortunes, every test and evaluation split, bigbench (its canary forbids training
 everything docs/data.md reserves.
 
 Timing on 2 cores (see the model card): labelling ~540k passages with the bfloat16 teacher
-takes about 40 minutes, training about 25; `--labels-only` stops after labelling, and a
+takes about 40 minutes, training about 16; `--labels-only` stops after labelling, and a
 killed run resumes from the teacher cache.
 """
 

@@ -131,12 +131,18 @@ def test_worker_processes_embed_a_file_like_one_process(tmp_path, tiny_model_dir
     assert not (tmp_path / "two.parquet.parts").exists()
 
 
-def test_resume_refuses_other_settings(tmp_path, tiny_model):
-    source = write_jsonl(tmp_path / "in.jsonl", 30)
+def _killed_job(tmp_path, tiny_model, n=30):
+    """An embed job of ``n`` records that died after its first batch: (input, output)."""
+    source = write_jsonl(tmp_path / "in.jsonl", n)
     out = tmp_path / "out.parquet"
     with pytest.raises(RuntimeError):
         embed_file(tiny_model, source, out, text_field="body", batch_rows=10,
                    on_batch=lambda d, s: (_ for _ in ()).throw(RuntimeError()))
+    return source, out
+
+
+def test_resume_refuses_other_settings(tmp_path, tiny_model):
+    source, out = _killed_job(tmp_path, tiny_model)
     with pytest.raises(ValueError, match="other settings"):
         embed_file(tiny_model, source, out, text_field="body", batch_rows=10, precision="int8", resume=True)
 
@@ -202,11 +208,7 @@ def test_metadata_types_that_change_between_batches_are_unified(tmp_path, tiny_m
 
 
 def test_resume_refuses_an_input_changed_since_the_kill(tmp_path, tiny_model):
-    source = write_jsonl(tmp_path / "in.jsonl", 30)
-    out = tmp_path / "out.parquet"
-    with pytest.raises(RuntimeError):
-        embed_file(tiny_model, source, out, text_field="body", batch_rows=10,
-                   on_batch=lambda d, s: (_ for _ in ()).throw(RuntimeError()))
+    source, out = _killed_job(tmp_path, tiny_model)
     # One record inserted at the top: every finished part now holds the wrong rows.
     source.write_text('{"id": "new", "body": "an inserted record"}\n' + source.read_text())
     with pytest.raises(ValueError, match="changed since the killed run"):
