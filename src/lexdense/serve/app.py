@@ -76,7 +76,7 @@ class TopicsRequest(BaseModel):
     keywords: dict[str, list[str]] = Field(..., description=f"label -> keywords (2 to {MAX_TOPIC_LABELS} labels, "
                                                            f"at most {MAX_KEYWORDS_PER_LABEL} keywords each)",
                                            max_length=MAX_TOPIC_LABELS)
-    abstain: float = Field(0.0, ge=0.0, lt=1.0)
+    abstain: float = Field(0.0, ge=0.0, lt=1.0, strict=True)  # strict: `false` is not a number
 
 
 class TopicsResponse(BaseModel):
@@ -288,11 +288,11 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
         if long:
             raise HTTPException(422, f"label '{long[0]}' has more than {MAX_KEYWORDS_PER_LABEL} keywords")
         vectors = await batcher.embed(body.texts) if body.texts else None
-        if vectors is None:
-            return {"labels": [], "confidence": []}
 
         def fit_and_label():  # CPU work: in a worker thread, so /health and others stay live
             estimator = KeywordTopics(body.keywords, model=embedder, abstain=body.abstain, min_seeds=1)
+            if vectors is None:  # the keywords are still checked
+                return {"labels": [], "confidence": []}
             estimator.fit(vectors=vectors)
             proba = estimator.predict_proba(vectors=vectors)
             return {"labels": estimator.predict(vectors=vectors), "confidence": proba.max(axis=1).round(6).tolist()}
