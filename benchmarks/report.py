@@ -131,8 +131,11 @@ def eval_block() -> str:
     def cell(model: str, value: float | None, bold: bool = False) -> str:
         return "-" if value is None else (f"**{value:.3f}**" if bold else f"{value:.3f}")
 
+    reused = sorted({m for m in models for t in data[m]["tasks"].values() if t.get("reused")})
+    note = ([f"Tasks of {', '.join(reused)} whose data fingerprint matched an earlier run were taken from it "
+             "(`--reuse`); the same command without it recomputes them.", ""] if reused else [])
     lines = [f"`{EVAL_COMMAND}` (tasks: docs/data.md; `-` = not run: BM25 only ranks, so it has",
-             "retrieval rows only and no overall mean):", "",
+             "retrieval rows only and no overall mean):", "", *note,
              "| task | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
     for task in tasks:
         lines.append(f"| {task} | " + " | ".join(

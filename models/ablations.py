@@ -119,9 +119,6 @@ def main() -> None:
             print(name, json.dumps(rows[name]["summary"]), flush=True)
             RESULTS.write_text(json.dumps(rows, indent=1))
     for spec in args.reference:
-        import sys
-
-        sys.path.insert(0, str(ROOT / "src"))
         from lexdense.eval.encoders import load_encoder
 
         label, encoder = load_encoder(spec)

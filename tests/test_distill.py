@@ -239,7 +239,7 @@ def test_bfloat16_teacher_is_cached_apart_and_close_to_float32():
             x = torch.tensor([[len(t) % (i + 2) for i in range(6)] for t in texts], dtype=torch.float32)
             return self.layer(x).detach().float().numpy()
 
-    plain, fast = Linear(), None
+    plain = Linear()
     fast = _Autocast(plain)
     texts = ["a", "bb", "ccc long text", "dddd more"]
     full = plain.encode(texts)

@@ -9,8 +9,12 @@ only. Every split and sample is seeded, so the fingerprint of a task is stable.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # for annotations only: lexdense.eval.tasks imports this module
+    from lexdense.eval.tasks import Classification, Clustering, PairClassification, Retrieval
 
 
 def _t():
@@ -20,7 +24,7 @@ def _t():
     return tasks
 
 
-def _stratified_halves(name: str, texts: list[str], labels: list[str], n: int | None, seed: int) -> "Classification":
+def _stratified_halves(name: str, texts: list[str], labels: list[str], n: int | None, seed: int) -> Classification:
     """A stratified sample of ``n`` items (all when None), cut 50/50 per label into train/test."""
     index = _t().stratified_sample(labels, n, seed) if n and n < len(labels) else np.arange(len(labels))
     rng = np.random.default_rng(seed + 1)
@@ -36,7 +40,7 @@ def _stratified_halves(name: str, texts: list[str], labels: list[str], n: int | 
                           [texts[i] for i in test], [labels[i] for i in test])
 
 
-def _multiemo_sentences(quick: bool) -> "Classification":
+def _multiemo_sentences(quick: bool) -> Classification:
     """MultiEmo review sentences, 4 sentiment classes: 8,000 sampled, 50/50 per class."""
     from lexdense.io import corpora
 
@@ -45,7 +49,7 @@ def _multiemo_sentences(quick: bool) -> "Classification":
                               1000 if quick else 8000, 21)
 
 
-def _multiemo_texts(quick: bool) -> "Classification":
+def _multiemo_texts(quick: bool) -> Classification:
     """MultiEmo whole reviews, 4 sentiment classes: 4,000 sampled, 50/50 per class."""
     from lexdense.io import corpora
 
@@ -54,7 +58,7 @@ def _multiemo_texts(quick: bool) -> "Classification":
                               600 if quick else 4000, 22)
 
 
-def _snips(quick: bool) -> "Classification":
+def _snips(quick: bool) -> Classification:
     """SNIPS intents (bigbench intent_recognition): 693 utterances, 7 intents, 50/50 per class."""
     from lexdense.io import corpora
 
@@ -62,7 +66,7 @@ def _snips(quick: bool) -> "Classification":
     return _stratified_halves("snips-intent-classification", data.texts, data.labels, 300 if quick else None, 23)
 
 
-def _spam(quick: bool) -> "Classification":
+def _spam(quick: bool) -> Classification:
     """SpamAssassin e-mail bodies (evaluation half), spam or ham, 50/50 per class."""
     from lexdense.io import corpora
 
@@ -70,7 +74,7 @@ def _spam(quick: bool) -> "Classification":
     return _stratified_halves("spam-classification", data.texts, data.labels, 600 if quick else None, 24)
 
 
-def _bbc(quick: bool) -> "Classification":
+def _bbc(quick: bool) -> Classification:
     """BBC news articles (evaluation half), 5 topics, 50/50 per class."""
     from lexdense.io import corpora
 
@@ -86,13 +90,13 @@ def _wiki_topics():
     return [leads.texts[i] for i in keep], [leads.topics[i] for i in keep]
 
 
-def _wiki_topic_classification(quick: bool) -> "Classification":
+def _wiki_topic_classification(quick: bool) -> Classification:
     """Wikipedia lead sections (evaluation half) by topic (11, 'Uncategorized' left out)."""
     texts, topics = _wiki_topics()
     return _stratified_halves("wiki-topic-classification", texts, topics, 800 if quick else None, 26)
 
 
-def _bbc_clustering(quick: bool) -> "Clustering":
+def _bbc_clustering(quick: bool) -> Clustering:
     from lexdense.io import corpora
 
     data = corpora.bbc_news("eval")
@@ -100,14 +104,14 @@ def _bbc_clustering(quick: bool) -> "Clustering":
     return _t().Clustering("bbc-clustering", [data.texts[i] for i in index], [data.labels[i] for i in index])
 
 
-def _wiki_clustering(quick: bool) -> "Clustering":
+def _wiki_clustering(quick: bool) -> Clustering:
     texts, topics = _wiki_topics()
     index = _t().stratified_sample(topics, 800 if quick else len(topics), 28)
     return _t().Clustering("wiki-topic-clustering", [texts[i] for i in index], [topics[i] for i in index])
 
 
-def _squad(name: str, file: str, seed: int) -> Callable[[bool], "Retrieval"]:
-    def build(quick: bool) -> "Retrieval":
+def _squad(name: str, file: str, seed: int) -> Callable[[bool], Retrieval]:
+    def build(quick: bool) -> Retrieval:
         """Questions -> the paragraph that answers them, among every paragraph of the file
         (2,000 questions sampled)."""
         from lexdense.io import corpora
@@ -128,7 +132,7 @@ def _squad(name: str, file: str, seed: int) -> Callable[[bool], "Retrieval"]:
     return build
 
 
-def _wiki_description_retrieval(quick: bool) -> "Retrieval":
+def _wiki_description_retrieval(quick: bool) -> Retrieval:
     """Wikipedia short description ("Annual awards for cinematic achievements") -> its lead
     section, among every lead of the evaluation half; descriptions shared by several
     articles are left out (no single right answer)."""
@@ -144,7 +148,7 @@ def _wiki_description_retrieval(quick: bool) -> "Retrieval":
                      np.asarray(queries))
 
 
-def _bbc_title_retrieval(quick: bool) -> "Retrieval":
+def _bbc_title_retrieval(quick: bool) -> Retrieval:
     """BBC news title -> its article (evaluation half)."""
     from lexdense.io import corpora
 
@@ -153,7 +157,7 @@ def _bbc_title_retrieval(quick: bool) -> "Retrieval":
     return _t().Retrieval("bbc-title-retrieval", data.titles[:n], data.texts[:n], np.arange(n))
 
 
-def _vitaminc_pairs(quick: bool) -> "PairClassification":
+def _vitaminc_pairs(quick: bool) -> PairClassification:
     """VitaminC: a claim and a Wikipedia sentence. 1: the sentence supports the claim;
     0: it refutes it or does not say (same page, usually a near-identical revision), so
     topic overlap alone does not separate them. 4,000 pairs sampled (seed 29)."""
@@ -170,7 +174,7 @@ def _word_set(text: str) -> set[str]:
     return set(text.lower().split())
 
 
-def _rewrite_pairs(quick: bool) -> "PairClassification":
+def _rewrite_pairs(quick: bool) -> PairClassification:
     """ASSET and TURK: a sentence and a human rewrite of it (1) against the same sentence and
     a rewrite of the *most word-overlapping other* source sentence (0: a hard negative, chosen
     by Jaccard overlap, so shared words alone do not separate them). One rewrite per source
