@@ -56,3 +56,23 @@ def test_dedup_command(tmp_path):
     assert keep.read_text().split() == ["0", "2", "3"]
     bad = CliRunner().invoke(app, ["dedup", str(corpus), "-o", str(out), "--keep", "random"])
     assert bad.exit_code == 2 and "unknown keep" in bad.output
+
+
+def test_huge_duplicate_group_stays_linear_in_memory():
+    """Fault 12: 10,000 identical documents made 50 million pairs (3.6 GB); copies now pair
+    with their first copy and crowded rows keep their nearest partners only."""
+    rng = np.random.default_rng(0)
+    one = rng.normal(size=(1, 64)).astype(np.float32)
+    others = rng.normal(size=(300, 64)).astype(np.float32)
+    near = one + rng.normal(scale=1e-4, size=(3000, 64)).astype(np.float32)
+    vectors = np.concatenate([np.repeat(one, 10_000, axis=0), others, near, np.zeros((5, 64), np.float32)])
+    result = near_duplicates(vectors=vectors, threshold=0.98)
+    n = len(vectors)
+    assert len(result.pairs) <= 10_000 + 3000 * 64
+    assert np.all(result.pairs[:, 0] < result.pairs[:, 1])
+    # every copy and near copy is in the first row's group; the random rows and the empty
+    # (zero) rows are alone
+    assert np.all(result.group[:10_000] == 0) and np.all(result.group[10_300:10_300 + 3000] == 0)
+    assert np.array_equal(result.group[10_000:10_300], np.arange(10_000, 10_300))
+    assert np.array_equal(result.group[-5:], np.arange(n - 5, n))
+    assert result.n_removed == 10_000 - 1 + 3000
