@@ -49,6 +49,23 @@ QUOTAS = {
     "bbc-news-train": 20000,
 }
 
+# Long passages (48-128 words) each source may contribute beside its short ones, so the
+# student also learns sums as long as the paragraphs and articles users embed (squad
+# paragraphs, news articles); sources with few long texts are left out.
+LONG_WORDS = (48, 128)
+LONG_QUOTAS = {
+    "20newsgroups-train": 8000,
+    "reuters-r52-train": 4000,
+    "tales-and-books": 1700,
+    "chitchat": 3000,
+    "gcide": 2000,
+    "foldoc": 1000,
+    "brown-train": 4600,
+    "wikipedia-leads-train": 4200,
+    "spamassassin-train": 4000,
+    "bbc-news-train": 3400,
+}
+
 
 def sources() -> dict[str, list[str]]:
     """Documents of each source; a source that is not installed is skipped with a line."""
@@ -77,22 +94,32 @@ def sources() -> dict[str, list[str]]:
     return out
 
 
-def corpus(max_words: int = 24, seed: int = 0) -> tuple[list[str], dict[str, int]]:
-    """Passages of every source, each source sampled down to its quota."""
+def corpus(max_words: int = 24, seed: int = 0, long: bool = True) -> tuple[list[str], dict[str, int]]:
+    """Passages of every source, each source sampled down to its quota; with ``long``, the
+    long passages of :data:`LONG_QUOTAS` follow the short ones (counted as "NAME long")."""
     from lexdense.distill import passages
 
     rng = np.random.default_rng(seed)
     documents: list[str] = []
     counts: dict[str, int] = {}
     seen: set[str] = set()
-    for name, texts in sources().items():
-        cut = [p for p in dict.fromkeys(passages(texts, max_words=max_words)) if p not in seen]
-        quota = QUOTAS[name]
+    loaded = sources()
+
+    def take(name: str, cut: list[str], quota: int, label: str) -> None:
+        cut = [p for p in dict.fromkeys(cut) if p not in seen]
         if len(cut) > quota:
             cut = [cut[i] for i in np.sort(rng.choice(len(cut), quota, replace=False))]
         seen.update(cut)
         documents.extend(cut)
-        counts[name] = len(cut)
+        counts[label] = len(cut)
+
+    for name, texts in loaded.items():
+        take(name, passages(texts, max_words=max_words), QUOTAS[name], name)
+    if long:
+        low, high = LONG_WORDS
+        for name, quota in LONG_QUOTAS.items():
+            if name in loaded:
+                take(name, passages(loaded[name], max_words=high, min_words=low), quota, f"{name} long")
     return documents, counts
 
 
@@ -100,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--max-passages", type=int, default=0, help="0: every passage of the corpus")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--loss", default="cosine")
     parser.add_argument("--n-words", type=int, default=32000)
     parser.add_argument("--n-bigrams", type=int, default=0)
@@ -115,13 +142,15 @@ def main() -> None:
     parser.add_argument("--whiten", type=float, default=0.5,
                         help="fold centring and partial whitening (alpha) into the output layer; -1: none")
     parser.add_argument("--from-model", type=Path, help="skip training: post-process and save this model")
+    parser.add_argument("--no-long", action="store_true", help="short passages only (the recipe before 2026-12-02)")
+    parser.add_argument("--no-feature-weights", action="store_true", help="no learned per-feature weight")
     parser.add_argument("--labels-only", action="store_true",
                         help="stop once every passage is labelled (resumable; train in a later run)")
     args = parser.parse_args()
 
     from lexdense.distill import distill
 
-    documents, counts = corpus()
+    documents, counts = corpus(long=not args.no_long)
     print(f"recipe: {len(documents):,} passages: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
     digest = hashlib.sha256("\0".join(documents).encode("utf-8", "replace")).hexdigest()[:16]
     started = time.perf_counter()
@@ -140,7 +169,8 @@ def main() -> None:
         n_words=args.n_words, n_bigrams=args.n_bigrams, oov_rate=args.oov_rate,
         d_embed=args.d_embed, d_hidden=args.d_hidden, lr=args.lr,
         cache_dir=args.cache_dir, teacher_precision=args.teacher_precision,
-        labels_only=args.labels_only,
+        labels_only=args.labels_only, feature_weights=not args.no_feature_weights,
+        max_words=LONG_WORDS[1],  # the short passages are cut already; this keeps the long ones whole
     )
     if model is None:
         seconds = time.perf_counter() - started
