@@ -272,3 +272,172 @@ def test_a_damaged_index_manifest_is_one_line_and_never_opens_paths_outside(tmp_
     result = CliRunner().invoke(app, ["search", str(out), "cats"])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "invalid part name" in result.output or "missing" in result.output, result.output
+
+
+def _index(tmp_path, bm25=True):
+    from lexdense.search import SearchIndex
+
+    index = SearchIndex(model="lexdense-base", bm25=bm25)
+    index.add(LINES, metadata={"outlet": ["cats"] * 20 + ["markets"] * 20})
+    return index
+
+
+def test_an_empty_query_finds_nothing_rather_than_k_arbitrary_documents(tmp_path):
+    index = _index(tmp_path)
+    for mode in ("dense", "bm25", "hybrid"):
+        assert index.search("", k=5, mode=mode) == []
+        assert index.search(["   ", "cat on the mat"], k=5, mode=mode)[0] == []
+        assert len(index.search(["   ", "cat on the mat"], k=5, mode=mode)[1]) == 5
+
+
+def test_an_index_built_without_bm25_refuses_bm25_queries(tmp_path):
+    index = _index(tmp_path, bm25=False)
+    for mode in ("bm25", "hybrid"):
+        with pytest.raises(ValueError, match="without BM25"):
+            index.search("cat", mode=mode)
+    assert index._bm25 is None  # nothing was built at query time
+    assert len(index.search("cat", k=3)) == 3
+
+
+def test_where_with_no_value_is_refused_and_a_filter_matching_nothing_is_said(tmp_path):
+    _index(tmp_path).save(tmp_path / "i")
+    runner = CliRunner()
+    empty = runner.invoke(app, ["search", str(tmp_path / "i"), "cat", "--where", "outlet="])
+    assert empty.exit_code == 2 and "no value given" in empty.output and "Traceback" not in empty.output
+    none = runner.invoke(app, ["search", str(tmp_path / "i"), "cat", "--where", "outlet=dogs"])
+    assert none.exit_code == 0 and "no document of" in none.output and "outlet=dogs" in none.output
+
+
+def test_an_empty_input_gives_the_schema_a_full_one_would(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "full.txt").write_text("one document\n")
+    runner = CliRunner()
+    for name in ("empty", "full"):
+        result = runner.invoke(app, ["embed", str(tmp_path / f"{name}.txt"), "--out", str(tmp_path / f"{name}.parquet"),
+                                     "--precision", "int8", "--keep-text"])
+        assert result.exit_code == 0, result.output
+    assert pq.read_schema(tmp_path / "empty.parquet") == pq.read_schema(tmp_path / "full.parquet")
+
+
+def test_a_damaged_job_file_is_named_and_a_fully_resumed_job_says_so(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(LINES) + "\n")
+    out = tmp_path / "v.parquet"
+    parts = tmp_path / "v.parquet.parts"
+    parts.mkdir()
+    (parts / "job.json").write_text("{not json")
+    runner = CliRunner()
+    result = runner.invoke(app, ["embed", str(corpus), "--out", str(out), "--resume"])
+    assert result.exit_code == 2 and "job.json" in result.output and "Traceback" not in result.output
+    assert (parts / "job.json").read_text() == "{not json"  # named, not deleted
+    (parts / "job.json").unlink()
+    parts.rmdir()
+    # a job whose every batch is finished: kill it right after the parts, before the merge
+    from lexdense.io import embed_job
+
+    real_merge = embed_job._merge
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    embed_job._merge = crash
+    try:
+        assert runner.invoke(app, ["embed", str(corpus), "--out", str(out), "--batch-rows", "8"]).exit_code == 2
+    finally:
+        embed_job._merge = real_merge
+    resumed = runner.invoke(app, ["embed", str(corpus), "--out", str(out), "--batch-rows", "8", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "(40 resumed), nothing left to embed" in resumed.output and "0 docs/s" not in resumed.output
+    assert pq.read_table(out).num_rows == 40
+
+
+def test_a_full_disk_is_one_line_keeps_finished_parts_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import errno
+
+    from lexdense.io import embed_job
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(LINES) + "\n")
+    out = tmp_path / "v.parquet"
+    real_write = embed_job.pq.write_table
+    calls = {"n": 0}
+
+    def write_until_full(table, where, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third part hits a full disk half-way through
+            with open(where, "wb") as handle:
+                handle.write(b"PAR1 half")
+            raise OSError(errno.ENOSPC, "No space left on device", str(where))
+        return real_write(table, where, *args, **kwargs)
+
+    monkeypatch.setattr(embed_job.pq, "write_table", write_until_full)
+    runner = CliRunner()
+    result = runner.invoke(app, ["embed", str(corpus), "--out", str(out), "--batch-rows", "8"])
+    assert result.exit_code == 2
+    assert "no space left on the device" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+    leftovers = sorted(p.name for p in (tmp_path / "v.parquet.parts").iterdir())
+    assert leftovers == ["job.json", "part-000000000000.parquet", "part-000000000008.parquet"]
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+    monkeypatch.setattr(embed_job.pq, "write_table", real_write)
+    resumed = runner.invoke(app, ["embed", str(corpus), "--out", str(out), "--batch-rows", "8", "--resume"])
+    assert resumed.exit_code == 0 and "(16 resumed)" in resumed.output
+    assert pq.read_table(out).column("row").to_pylist() == list(range(40))
+
+
+def test_low_free_space_is_said_before_the_work(tmp_path, monkeypatch):
+    import collections
+    import shutil
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(LINES) + "\n")
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    result = CliRunner().invoke(app, ["embed", str(corpus), "--out", str(tmp_path / "v.parquet")])
+    assert result.exit_code == 0
+    assert "warning:" in result.output and "MiB free" in result.output
+
+
+def test_temp_files_of_a_killed_run_are_swept_and_nothing_else(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from lexdense.io.atomic import _temp_prefix, atomic_file
+
+    out = tmp_path / "v.parquet"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    mine = _temp_prefix(out)
+    killed = tmp_path / (mine.replace(f"-{__import__('os').getpid()}-", f"-{dead}-") + "abc.parquet.tmp")
+    killed.write_bytes(b"half a file")
+    live = tmp_path / (mine + "live.parquet.tmp")  # this (live) process's own
+    live.write_bytes(b"in use")
+    users = tmp_path / ".v.parquet.backup.tmp"  # looks alike, but not lexdense's
+    users.write_bytes(b"the user's")
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")[:40]
+    assert host in killed.name
+    with atomic_file(out) as tmp:
+        tmp.write_bytes(b"new")
+    assert out.read_bytes() == b"new"
+    assert not killed.exists() and live.exists() and users.read_bytes() == b"the user's"
+
+
+def test_a_directory_swap_killed_half_way_gives_the_old_output_back(tmp_path):
+    import subprocess
+    import sys
+
+    from lexdense.io.atomic import _temp_prefix, atomic_directory
+
+    target = tmp_path / "m"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    old = tmp_path / (_temp_prefix(target).replace(f"-{__import__('os').getpid()}-", f"-{dead}-") + "x.old")
+    (old / "previous").mkdir(parents=True)
+    (old / "previous" / "a").write_text("old model")
+    (old / "previous" / ".lexdense-output").write_text('{"kind": "model"}\n')
+    # killed between moving the old output aside and moving the new one in: target is gone
+    with pytest.raises(OutputExistsError):  # the old model is back, and it is not a classifier
+        with atomic_directory(target, "classifier"):
+            pass
+    assert (target / "a").read_text() == "old model" and not old.exists()

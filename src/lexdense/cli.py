@@ -42,6 +42,14 @@ def _guard(function):
         except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ClassifierFileError, ValueError, TypeError,
                 FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             _fail(str(exc))
+        except OSError as exc:  # a full disk, an unreadable file: one line, never a traceback
+            import errno
+
+            where = f" ({exc.filename})" if exc.filename else ""
+            if exc.errno == errno.ENOSPC:
+                _fail(f"no space left on the device{where}: nothing half-written was kept; free some space and "
+                      "rerun (embed: with --resume, finished parts are kept)")
+            _fail(f"{exc.strerror or exc}{where}")
         except KeyboardInterrupt:
             _fail("interrupted; finished parts are kept, rerun with --resume")
 
@@ -118,12 +126,14 @@ def embed(
             return
         stats = embed_file(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
                            precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
-                           resume=resume, on_batch=on_batch, workers=1 if workers is None else workers)
+                           resume=resume, on_batch=on_batch, workers=1 if workers is None else workers,
+                           on_notice=lambda line: err.print(f"[yellow]warning:[/] {line}"))
         progress.update(task, completed=total_bytes)
     rate = stats.documents / max(stats.seconds, 1e-9)
+    speed = (f"{rate:,.0f} docs/s, {stats.bytes / max(stats.seconds, 1e-9) / 2**20:.1f} MiB/s" if stats.documents
+             else "nothing left to embed" if stats.resumed_documents else "the input has no records")
     err.print(f"wrote {out}: {stats.documents + stats.resumed_documents:,} documents "
-              f"({stats.resumed_documents:,} resumed), {rate:,.0f} docs/s, "
-              f"{stats.bytes / max(stats.seconds, 1e-9) / 2**20:.1f} MiB/s")
+              f"({stats.resumed_documents:,} resumed), {speed}")
     if stats.replaced_bytes:
         err.print(f"[yellow]warning:[/] {stats.replaced_bytes} invalid UTF-8 sequences replaced by U+FFFD")
 
@@ -301,6 +311,8 @@ def _parse_where(where: Optional[List[str]]) -> dict:
         column, sep, value = item.partition("=")
         if not sep or not column:
             raise ValueError(f"--where expects COLUMN=VALUE, got '{item}'")
+        if not value:
+            raise ValueError(f"--where {item}: no value given (expected COLUMN=VALUE)")
         parsed.setdefault(column, []).append(value)
     return parsed
 
@@ -356,7 +368,10 @@ def search(
     from lexdense.search import SearchIndex
 
     index = SearchIndex.load(index_dir)
-    results = index.search(list(queries), k=k, mode=mode, where=_parse_where(where), exact=exact)
+    filters = _parse_where(where)
+    if filters and len(index) and not index.count(filters):
+        err.print(f"no document of {index_dir} matches " + " ".join(f"--where {c}={v}" for c, vs in filters.items() for v in vs))
+    results = index.search(list(queries), k=k, mode=mode, where=filters, exact=exact)
     console = Console()
     for query, hits in zip(queries, results):
         if json_out:

@@ -246,6 +246,9 @@ class SearchIndex:
         """
         if mode not in ("dense", "bm25", "hybrid"):
             raise ValueError(f"unknown mode '{mode}': expected dense, bm25 or hybrid")
+        if mode != "dense" and not self.use_bm25:
+            raise ValueError(f"this index was built without BM25 (bm25=False, --no-bm25): mode '{mode}' "
+                             "needs it; search with mode 'dense' or rebuild the index with BM25")
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
         single = isinstance(queries, str)
@@ -271,8 +274,16 @@ class SearchIndex:
             depth = max(100, k)
             ranked = [_rrf([d, b], k) for d, b in zip(self._dense(query_vectors, depth, mask, exact),
                                                       self._lexical(texts, depth, mask))]
+        if texts is not None:  # an empty query asks for nothing: no hits, not k arbitrary ones
+            empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+            ranked = [empty if not text.strip() else pair for text, pair in zip(texts, ranked)]
         hits = [self._hits(rows, scores, columns) for rows, scores in ranked]
         return hits[0] if single else hits
+
+    def count(self, where: Mapping[str, object] | None = None) -> int:
+        """Documents that pass the metadata filter ``where`` (all of them without one)."""
+        mask = self._mask(where)
+        return len(self) if mask is None else int(mask.sum())
 
     def _hits(self, rows: np.ndarray, scores: np.ndarray, columns) -> list[dict]:
         names = list(columns) if columns is not None else self.table.column_names

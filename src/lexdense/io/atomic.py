@@ -40,6 +40,58 @@ def check_output_file(path: str | os.PathLike, inputs=()) -> Path:
     return target
 
 
+def _temp_prefix(path: Path) -> str:
+    """Prefix of the temporary files and directories beside ``path``: they name this host
+    and process, so a later run can tell the leftovers of a killed one (:func:`sweep_stale`)."""
+    import socket
+
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")[:40] or "host"
+    return f".{path.name}.lexdense-{host}-{os.getpid()}-"
+
+
+def sweep_stale(path: str | os.PathLike) -> int:
+    """Remove the temporary files and directories that killed lexdense processes of this host
+    left beside ``path`` (named by :func:`_temp_prefix`, their process gone); returns how
+    many. Nothing else is touched: not another host's, not a live process's, not a user's."""
+    import re
+    import socket
+
+    path = Path(path)
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")[:40] or "host"
+    pattern = re.compile(re.escape(f".{path.name}.lexdense-{host}-") + r"(\d+)-[^/]*\.(tmp|old)$")
+    removed = 0
+    try:
+        entries = list(path.parent.iterdir()) if path.parent.is_dir() else []
+    except OSError:
+        return 0
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if not match or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        try:
+            previous = entry / "previous"
+            if match.group(2) == "old" and previous.exists() and not path.exists() and not path.is_symlink():
+                os.replace(previous, path)  # killed mid-swap: the old output comes back
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path beside ``path``'s real file; rename it over that on success.
@@ -49,7 +101,8 @@ def atomic_file(path: str | os.PathLike, suffix: str = ""):
     """
     path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    sweep_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -175,7 +228,8 @@ def atomic_directory(path: str | os.PathLike, kind: str = "output", overwrite: b
 
 @contextlib.contextmanager
 def _temporary_directory(path: Path):
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    sweep_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         yield tmp
     finally:
@@ -189,7 +243,7 @@ def _swap_in(tmp: Path, path: Path) -> None:
     for child in tmp.iterdir():
         os.chmod(child, 0o666 & ~_umask())
     if path.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".old", dir=path.parent))
         os.replace(path, old / "previous")
         os.replace(tmp, path)
         shutil.rmtree(old, ignore_errors=True)

@@ -63,6 +63,7 @@ def _embed_file(
     resume: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    on_notice: Callable[[str], None] | None = None,
 ) -> EmbedStats:
     """Embed every record of ``input_path`` and write ``out`` (Parquet).
 
@@ -72,6 +73,7 @@ def _embed_file(
     two batches per worker in flight.
 
     :param on_batch: called with (documents, bytes) after each batch, for progress bars.
+    :param on_notice: called with a one-line warning before the work (free disk space).
     """
     from lexdense.io.atomic import check_output_file
 
@@ -86,13 +88,21 @@ def _embed_file(
         raise ValueError(f"{input_path} already has an 'embedding' column (an earlier lexdense output?): "
                          "embed the original corpus, or drop or rename that column")
     out = Path(out)
+    probe = model.encode([""], precision=precision, truncate_dim=truncate_dim, show_progress_bar=False)
+    vector_type = pa.list_(ARROW_TYPES[precision], probe.shape[1])
+    if on_notice is not None and first_batch is not None:
+        need = _output_estimate(input_path, first_batch, probe.nbytes, keep_text)
+        free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
+        if 2 * need > free:
+            on_notice(f"the output needs about {2 * need / 2**20:,.0f} MiB free while it is written (its parts, "
+                      f"then the merged file; an estimate), and {out.parent or '.'} has {free / 2**20:,.0f} MiB free")
     parts_dir = out.with_name(out.name + ".parts")
     settings = {"input": str(Path(input_path).resolve()), "input_fingerprint": input_fingerprint(input_path),
                 "text_field": text_field,
                 "precision": precision, "truncate_dim": truncate_dim, "keep_text": keep_text,
                 "model": model.config.get("name"), "batch_rows": batch_rows, "parts": "by first row"}
     if parts_dir.exists():
-        saved = json.loads((parts_dir / "job.json").read_text()) if (parts_dir / "job.json").is_file() else None
+        saved = _read_job(parts_dir / "job.json")
         if saved is None:
             raise ValueError(f"{parts_dir} exists and was not left by a lexdense embed job: move it away")
         if not resume:
@@ -141,7 +151,8 @@ def _embed_file(
             for future in pending:
                 done(*future.result())
     stats.replaced_bytes = reader.replaced_bytes
-    _merge(sorted(parts_dir.glob("part-*.parquet")), out)
+    empty = [("row", pa.int64())] + ([("text", pa.string())] if keep_text else []) + [("embedding", vector_type)]
+    _merge(sorted(parts_dir.glob("part-*.parquet")), out, pa.schema(empty))
     shutil.rmtree(parts_dir)
     stats.seconds = time.perf_counter() - started
     return stats
@@ -171,7 +182,34 @@ def _embed_part(model, table: pa.Table, part: Path, options: dict) -> tuple[int,
     return len(texts), sum(len(t) for t in texts)
 
 
-def _merge(parts: list[Path], out: Path) -> None:
+def _read_job(path: Path) -> dict | None:
+    """The settings a killed job left (None: no job file); a damaged one is named."""
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable job file of a killed embed run ({exc}); remove {path.parent} "
+                         "to start over") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: not the job file of a lexdense embed run; remove {path.parent} to start over")
+    return saved
+
+
+def _output_estimate(input_path, first_batch: pa.Table, vector_bytes: int, keep_text: bool) -> int:
+    """Bytes the merged output will take, estimated from the input's size and first batch."""
+    path = Path(input_path)
+    size = path.stat().st_size
+    texts = first_batch.column("text").to_pylist()
+    text_bytes = sum(len(t.encode("utf-8", "replace")) for t in texts) / max(len(texts), 1)
+    if path.suffix == ".parquet":
+        documents = pq.ParquetFile(path).metadata.num_rows
+    else:  # a record takes at least its text and a separator
+        documents = size / max(text_bytes + 1, 1)
+    return int(documents * (vector_bytes + 8 + (text_bytes if keep_text else 0)))
+
+
+def _merge(parts: list[Path], out: Path, empty_schema: pa.Schema) -> None:
     with atomic_file(out, suffix=".parquet") as tmp:
         writer = None
         try:
@@ -186,9 +224,8 @@ def _merge(parts: list[Path], out: Path) -> None:
                     if name not in table.column_names:
                         table = table.append_column(name, pa.nulls(table.num_rows, schema.field(name).type))
                 writer.write_table(table.select(schema.names).cast(schema))
-            if writer is None:
-                schema = pa.schema([("row", pa.int64()), ("embedding", pa.list_(pa.float32()))])
-                pq.write_table(schema.empty_table(), tmp)
+            if writer is None:  # no input record: the schema a non-empty input would have had
+                pq.write_table(empty_schema.empty_table(), tmp)
         finally:
             if writer is not None:
                 writer.close()
