@@ -441,3 +441,27 @@ def test_a_directory_swap_killed_half_way_gives_the_old_output_back(tmp_path):
         with atomic_directory(target, "classifier"):
             pass
     assert (target / "a").read_text() == "old model" and not old.exists()
+
+
+@pytest.mark.parametrize("bad", [[3], "abc", None, [3, "x"], [5, 3]])
+def test_a_bad_ngram_range_in_config_is_a_model_file_error(tmp_path, bad):
+    import shutil
+
+    from lexdense.model import ModelFileError
+
+    model = tmp_path / "m"
+    shutil.copytree(LexDense.load("lexdense-base").source, model)
+    config = json.loads((model / "config.json").read_text())
+    config["ngram_range"] = bad
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="config.json: bad featurizer settings"):
+        LexDense.load(model)
+
+
+def test_an_mlp_on_a_label_with_one_example_trains_instead_of_naming_internal_labels():
+    from lexdense.classify import EmbeddingClassifier
+
+    clf = EmbeddingClassifier(kind="mlp", model="lexdense-base").fit(
+        ["cat sat", "cat ran", "dog sat", "stocks fell"], ["animals", "animals", "animals", "markets"])
+    assert list(clf.classes_) == ["animals", "markets"]
+    assert clf.predict(["a cat"]).shape == (1,)

@@ -91,8 +91,13 @@ class EmbeddingClassifier:
         else:
             from sklearn.neural_network import MLPClassifier
 
+            # Early stopping holds out a stratified 10%: only when every label can be in it
+            # (else sklearn fails naming its internal labels, not the user's).
+            _, counts = np.unique(y, return_counts=True)
+            stop_early = counts.min() >= 2 and int(0.1 * len(y)) >= len(counts)
             fitted = MLPClassifier(hidden_layer_sizes=(self.hidden,), activation="relu", alpha=1e-4,
-                                   early_stopping=True, max_iter=self.max_iter, random_state=self.seed).fit(x, y)
+                                   early_stopping=stop_early, max_iter=self.max_iter,
+                                   random_state=self.seed).fit(x, y)
             self.layers = [(w.astype(np.float32), b.astype(np.float32))
                            for w, b in zip(fitted.coefs_, fitted.intercepts_)]
         self.classes_ = np.asarray(fitted.classes_)

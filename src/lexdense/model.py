@@ -288,12 +288,20 @@ class LexDense:
             raise ModelFileError(f"{path / 'tokenizer.json'}: unreadable vocabulary ({exc})") from None
         weights = _read_safetensors(path / "model.safetensors")
         _check_shapes(path, weights, config, len(vocabulary))
-        featurizer = Featurizer(
-            vocabulary,
-            n_buckets=int(config["n_buckets"]),
-            ngram_range=tuple(config["ngram_range"]),
-            use_bigrams=bool(config["use_bigrams"]),
-        )
+        try:
+            ngram_range = config["ngram_range"]
+            if not (isinstance(ngram_range, list) and len(ngram_range) == 2
+                    and all(isinstance(n, int) and not isinstance(n, bool) for n in ngram_range)):
+                raise ValueError(f"ngram_range must be a list of two integers, got {ngram_range!r}")
+            featurizer = Featurizer(
+                vocabulary,
+                n_buckets=int(config["n_buckets"]),
+                ngram_range=tuple(ngram_range),
+                use_bigrams=bool(config["use_bigrams"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ModelFileError(f"{path / 'config.json'}: bad featurizer settings ({detail})") from None
         model = cls(featurizer, weights, config)
         model.source = str(path)  # where it was loaded from (worker processes reload it from here)
         card = path / "README.md"
