@@ -182,3 +182,68 @@ def test_topics_work_runs_off_the_event_loop_and_is_bounded(served):
     health_status, topics, finished = asyncio.run(race())
     assert health_status == 200 and topics.status_code == 200, topics.text
     assert finished["health"] < finished["topics"]  # answered while the topics work ran in a thread
+
+
+def test_streamed_body_over_the_limit_gets_413(served):
+    """A chunked body (no Content-Length) over the limit is a 413 too, not FastAPI's 400."""
+    _, app, _ = served
+
+    def body():
+        yield b'{"texts": ["'
+        for _ in range(30):
+            yield b"a" * 10_000  # 300 kB against the fixture's 200 kB limit
+        yield b'"]}'
+
+    with TestClient(app) as client:
+        for path in ("/embed", "/topics", "/search"):
+            response = client.post(path, content=body(), headers={"content-type": "application/json"})
+            assert response.status_code == 413 and "bytes" in response.json()["detail"], (path, response.text)
+
+
+def test_health_never_waits_for_worker_threads_and_cpu_work_is_bounded(served, tmp_path, monkeypatch):
+    """/health is answered on the event loop even when every worker thread is taken, and at most
+    ``cpu_workers`` searches run at once (the rest queue without a thread; none gets a 5xx)."""
+    import threading
+    import time
+
+    import anyio.to_thread
+
+    model, _, news = served
+    SearchIndex.build(news.texts[:60], model=model).save(tmp_path / "index")
+    app = create_app(model=model, index=tmp_path / "index", cpu_workers=2)
+    active, peak, lock = [0], [0], threading.Lock()
+    original = SearchIndex.search
+
+    def slow_search(self, *args, **kwargs):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(SearchIndex, "search", slow_search)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:
+            searches = await asyncio.gather(*[client.post("/search", json={"query": news.titles[i], "k": 3})
+                                              for i in range(8)])
+            anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+            release = threading.Event()
+            blocker = asyncio.create_task(anyio.to_thread.run_sync(release.wait))  # takes the only thread
+            await asyncio.sleep(0.05)
+            try:
+                health = await asyncio.wait_for(client.get("/health"), 5)
+            finally:
+                release.set()
+                await blocker
+            return searches, health
+
+    searches, health = asyncio.run(scenario())
+    assert [r.status_code for r in searches] == [200] * 8
+    assert 1 <= peak[0] <= 2
+    assert health.status_code == 200 and health.json()["status"] == "ok"

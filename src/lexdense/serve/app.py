@@ -7,6 +7,9 @@ zero-shot), ``GET /topic-map`` (a 2-D map of the index's documents by discovered
 
 - Concurrent ``/embed`` requests are batched: texts wait at most ``batch_wait_ms`` in a queue
   and are embedded together (one compiled call), then each request gets its rows back.
+- CPU work of ``/search`` and ``/topics`` runs in worker threads, at most ``cpu_workers`` at a
+  time; the rest wait their turn without a thread, so the event loop is not starved of the GIL
+  and ``GET /health`` (answered on the loop, no thread) stays fast under load.
 - Limits: request bodies above ``max_body_bytes`` get 413 before parsing; more than
   ``max_texts`` texts, or a text longer than ``max_text_chars``, get 422.
 - Auth: with a token (``LEXDENSE_TOKEN`` for ``lexdense serve``), every endpoint but
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
+import weakref
 from pathlib import Path
 from typing import Literal
 
@@ -118,7 +122,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge()
+                    raise _TooLarge(413, f"request body over {self.limit} bytes")
             return message
 
         try:
@@ -127,8 +131,9 @@ class BodyLimit:
             return await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """A streamed (chunked) body over the limit. An HTTPException, because FastAPI turns any other
+    exception raised while it reads the body into a 400; this one it re-raises, and it becomes the 413."""
 
 
 class MicroBatcher:
@@ -196,7 +201,9 @@ def highlight_spans(text: str, query: str) -> list[list[int]]:
 def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
                classifier: str | os.PathLike | None = None, token: str | None = None,
                max_texts: int = 1024, max_text_chars: int = 200_000, max_body_bytes: int = 8 << 20,
-               batch_wait_ms: float = 2.0) -> FastAPI:
+               batch_wait_ms: float = 2.0, cpu_workers: int | None = None) -> FastAPI:
+    import anyio.to_thread
+
     from lexdense.model import as_encoder
 
     embedder = as_encoder(model)
@@ -212,6 +219,16 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
         clf = EmbeddingClassifier.load(classifier, model=embedder)
     batcher = MicroBatcher(embedder, wait_ms=batch_wait_ms)
     state: dict = {}
+    cpu_workers = max(1, cpu_workers or min(4, os.cpu_count() or 1))
+    limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one per event loop
+
+    async def in_worker(function):
+        """Run CPU work in a thread, at most ``cpu_workers`` at once (the others queue, threadless).
+        Dozens of GIL-holding threads would make every GIL hand-off of the event loop wait its turn."""
+        loop = asyncio.get_running_loop()
+        if loop not in limiters:
+            limiters[loop] = anyio.CapacityLimiter(cpu_workers)
+        return await anyio.to_thread.run_sync(function, limiter=limiters[loop])
 
     app = FastAPI(title="lexdense", version=_version(),
                   description="Fast lexical-dense text embeddings: embed, search, classify, topics.")
@@ -233,7 +250,7 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
                 raise HTTPException(422, f"text {i} has {len(text)} characters; the limit is {max_text_chars}")
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:  # on the event loop: never waits for a worker thread
         return {"status": "ok", "model": embedder.config.get("name", "lexdense"), "dim": embedder.dim,
                 "index_rows": len(search_index) if search_index is not None else None,
                 "classifier": clf is not None, "auth": token is not None}
@@ -247,21 +264,26 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
 
     @app.post("/search", response_model=SearchResponse, dependencies=[Depends(authorize)],
               responses=_errors(*COMMON, 404))
-    def search(body: SearchRequest) -> dict:
+    async def search(body: SearchRequest) -> dict:
         if search_index is None:
             raise HTTPException(404, "no index loaded: start the server with --index DIR")
-        try:
+
+        def run_search():
             hits = search_index.search(body.query, k=body.k, mode=body.mode, where=body.where or None)
+            results = []
+            for hit in hits:
+                text = str(hit.pop("text", ""))
+                row, score = hit.pop("row"), hit.pop("score")
+                metadata = {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v))
+                            for k, v in hit.items()}
+                results.append({"row": row, "score": score, "text": text, "metadata": metadata,
+                                "highlights": highlight_spans(text, body.query)})
+            return {"results": results}
+
+        try:
+            return await in_worker(run_search)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        results = []
-        for hit in hits:
-            text = str(hit.pop("text", ""))
-            row, score = hit.pop("row"), hit.pop("score")
-            metadata = {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v)) for k, v in hit.items()}
-            results.append({"row": row, "score": score, "text": text, "metadata": metadata,
-                            "highlights": highlight_spans(text, body.query)})
-        return {"results": results}
 
     @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorize)],
               responses=_errors(*COMMON, 404))
@@ -281,15 +303,13 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
     async def topics(body: TopicsRequest) -> dict:
         from lexdense.labels import KeywordTopics
 
-        from starlette.concurrency import run_in_threadpool
-
         check_texts(body.texts)
         long = [label for label, words in body.keywords.items() if len(words) > MAX_KEYWORDS_PER_LABEL]
         if long:
             raise HTTPException(422, f"label '{long[0]}' has more than {MAX_KEYWORDS_PER_LABEL} keywords")
         vectors = await batcher.embed(body.texts) if body.texts else None
 
-        def fit_and_label():  # CPU work: in a worker thread, so /health and others stay live
+        def fit_and_label():  # CPU work: in a bounded worker thread, so /health and others stay live
             estimator = KeywordTopics(body.keywords, model=embedder, abstain=body.abstain, min_seeds=1)
             if vectors is None:  # the keywords are still checked
                 return {"labels": [], "confidence": []}
@@ -298,7 +318,7 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
             return {"labels": estimator.predict(vectors=vectors), "confidence": proba.max(axis=1).round(6).tolist()}
 
         try:
-            return await run_in_threadpool(fit_and_label)
+            return await in_worker(fit_and_label)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
