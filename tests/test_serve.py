@@ -129,13 +129,17 @@ def test_page_in_headless_chromium(served, tmp_path):
             page.fill("#query", news.titles[5])
             page.press("#query", "Enter")
             page.wait_for_selector(".hit mark")
+            # spans count code points: after an emoji (two UTF-16 units) the right word is marked
+            marked = page.evaluate(r"highlighted(Array.from('\u{1F389}\u{1F389} rates rose'), [[3, 8]])")
+            assert marked == "\U0001F389\U0001F389 <mark>rates</mark> rose"
+            assert highlight_spans("\U0001F389\U0001F389 rates rose", "rates") == [[3, 8]]
             assert page.locator(".hit").count() >= 5
             first = page.locator(".hit").first.inner_text()
             assert news.texts[5][:40].split()[0] in first
             shot = tmp_path / "search.png"
             page.screenshot(path=str(shot))
             page.click("#tab-map")
-            page.wait_for_function("document.getElementById('legend').children.length > 0", timeout=60_000)
+            page.wait_for_function("() => document.getElementById('legend').children.length > 0", timeout=60_000)
             page.screenshot(path=str(tmp_path / "map.png"))
             browser.close()
         from PIL import Image
@@ -247,3 +251,20 @@ def test_health_never_waits_for_worker_threads_and_cpu_work_is_bounded(served, t
     assert [r.status_code for r in searches] == [200] * 8
     assert 1 <= peak[0] <= 2
     assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_only_the_bound_host_names_are_accepted_and_security_headers_are_sent():
+    """DNS rebinding: a page under another name must not reach a loopback server with auth off."""
+    from lexdense.serve.app import host_names
+
+    model = LexDense.load("lexdense-base")
+    client = TestClient(create_app(model=model, allowed_hosts=host_names("127.0.0.1")))
+    assert client.get("/health", headers={"host": "evil.example:8000"}).status_code == 400
+    ok = client.get("/health", headers={"host": "localhost:8000"})
+    assert ok.status_code == 200 and client.get("/health", headers={"host": "127.0.0.1"}).status_code == 200
+    page = client.get("/", headers={"host": "localhost"})
+    for response in (ok, page):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert host_names("0.0.0.0") == ["*"] and host_names("10.0.0.5") == ["10.0.0.5"]

@@ -201,7 +201,11 @@ def highlight_spans(text: str, query: str) -> list[list[int]]:
 def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
                classifier: str | os.PathLike | None = None, token: str | None = None,
                max_texts: int = 1024, max_text_chars: int = 200_000, max_body_bytes: int = 8 << 20,
-               batch_wait_ms: float = 2.0, cpu_workers: int | None = None) -> FastAPI:
+               batch_wait_ms: float = 2.0, cpu_workers: int | None = None,
+               allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The service. ``allowed_hosts``: Host header names accepted (others get 400, so a web
+    page under another name cannot reach a loopback server by DNS rebinding); None accepts
+    any (``lexdense serve`` passes the names of the address it binds)."""
     import anyio.to_thread
 
     from lexdense.model import as_encoder
@@ -339,7 +343,56 @@ def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
         return PAGE.read_text(encoding="utf-8")
 
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    if allowed_hosts is not None and "*" not in allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app
+
+
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
+
+
+def host_names(host: str) -> list[str]:
+    """Host header names to accept for a server bound to ``host``: its loopback names, the
+    address itself, or "*" for every address (0.0.0.0, ::)."""
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    if host in LOOPBACK_NAMES or host.startswith("127."):
+        return sorted(set(LOOPBACK_NAMES + [host]))
+    return [host, f"[{host}]"] if ":" in host else [host]
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    # The page is one file with its own script and style; it loads nothing from elsewhere.
+    (b"content-security-policy", b"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                 b"img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers above on every HTTP response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in SECURITY_HEADERS if name not in names]
+            await send(message)
+
+        return await self.app(scope, receive, with_headers)
 
 
 def _topic_map(index, points: int) -> dict:
