@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -16,6 +17,7 @@ app = typer.Typer(
     help="Fast lexical-dense text embeddings on CPUs.",
 )
 err = Console(stderr=True)
+_CLAIMS: contextvars.ContextVar = contextvars.ContextVar("lexdense_output_claims")
 
 
 def _fail(message: str) -> None:
@@ -31,29 +33,61 @@ def _guard(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        from lexdense.io.datasets import DatasetUnavailable
-        from lexdense.io.readers import CorpusError
-        from lexdense.model import ModelFileError
-        from lexdense.classify import ClassifierFileError
-        from lexdense.search import IndexError_
+        import contextlib
 
-        try:
-            return function(*args, **kwargs)
-        except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ClassifierFileError, ValueError, TypeError,
-                FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-            _fail(str(exc))
-        except OSError as exc:  # a full disk, an unreadable file: one line, never a traceback
-            import errno
-
-            where = f" ({exc.filename})" if exc.filename else ""
-            if exc.errno == errno.ENOSPC:
-                _fail(f"no space left on the device{where}: nothing half-written was kept; free some space and "
-                      "rerun (embed: with --resume, finished parts are kept)")
-            _fail(f"{exc.strerror or exc}{where}")
-        except KeyboardInterrupt:
-            _fail("interrupted; finished parts are kept, rerun with --resume")
+        with contextlib.ExitStack() as claims:  # output locks of _claim_output, held to the end
+            token = _CLAIMS.set(claims)
+            try:
+                return _guarded(function, *args, **kwargs)
+            finally:
+                _CLAIMS.reset(token)
 
     return wrapper
+
+
+def _claim_output(out: Path, inputs) -> None:
+    """Before any work: refuse an output that is an input, a directory, a device or a FIFO,
+    and hold its lock until the command ends (a second writer gets one line at once)."""
+    from lexdense.io.atomic import check_output_file, exclusive_lock
+
+    check_output_file(out, inputs)
+    _CLAIMS.get().enter_context(exclusive_lock(out))
+
+
+def _claim_directory(out: Path) -> None:
+    """Hold an output directory's lock from before any work until the command ends."""
+    from lexdense.io.atomic import exclusive_lock
+
+    _CLAIMS.get().enter_context(exclusive_lock(out))
+
+
+def _guarded(function, *args, **kwargs):
+    """Run a command; expected errors (bad input, bad files) become one line, not a traceback."""
+    from lexdense.io.datasets import DatasetUnavailable
+    from lexdense.io.readers import CorpusError
+    from lexdense.model import ModelFileError
+    from lexdense.classify import ClassifierFileError
+    from lexdense.search import IndexError_
+
+    try:
+        return function(*args, **kwargs)
+    except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ClassifierFileError, ValueError, TypeError,
+            FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _fail(str(exc))
+    except OSError as exc:  # a full disk, an unreadable file: one line, never a traceback
+        import errno
+
+        where = f" ({exc.filename})" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            _fail(f"no space left on the device{where}: nothing half-written was kept; free some space and "
+                  "rerun (embed: with --resume, finished parts are kept)")
+        _fail(f"{exc.strerror or exc}{where}")
+    except KeyboardInterrupt:
+        _fail("interrupted; finished parts are kept, rerun with --resume")
+    except Exception as exc:  # safetensors reports a failed write (a full disk) as its own error type
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        _fail(f"could not write a safetensors file: {exc}; nothing half-written was kept")
 
 
 @app.command()
@@ -167,6 +201,7 @@ def distill(
     from lexdense.model import _is_model_directory
 
     check_output_directory(out, "model", overwrite, _is_model_directory)  # before any work
+    _claim_directory(out)
     texts = read_texts(corpus, text_field=text_field)
     model = run_distill(teacher, texts, None, n_words=n_words, n_bigrams=n_bigrams,
                         n_buckets=n_buckets, d_embed=d_embed, d_hidden=d_hidden, loss=loss,
@@ -419,6 +454,7 @@ def classify_train(
     if not 0 <= holdout < 1:
         raise ValueError(f"--holdout must be in [0, 1), got {holdout}")
     check_output_directory(out, "classifier", overwrite, lambda p: (p / "classifier.json").is_file())
+    _claim_directory(out)
     embedder = LexDense.load(model)
     vectors, labels = [], []
     for texts, meta in _corpus_batches(input, text_field):
@@ -454,9 +490,7 @@ def classify_predict(
     keep_text: bool = typer.Option(False, help="Copy the text column into the output"),
 ) -> None:
     """Label every document of a corpus: label, confidence and one probability per class."""
-    from lexdense.io.atomic import check_output_file
-
-    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+    _claim_output(out, [input])
 
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -504,9 +538,7 @@ def dedup(
     show: int = typer.Option(3, help="Print this many of the largest groups"),
 ) -> None:
     """Find near-duplicate documents: groups, a keep-list and each document's similarity."""
-    from lexdense.io.atomic import check_output_file
-
-    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+    _claim_output(out, [input])
 
     import numpy as np
     import pyarrow as pa
@@ -580,9 +612,7 @@ def topics(
     diagnostics: Optional[Path] = typer.Option(None, help="Write per-label keyword diagnostics (JSON) here"),
 ) -> None:
     """Label documents with topics described only by keywords (refined Lbl2Vec; zero-shot)."""
-    from lexdense.io.atomic import check_output_file
-
-    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+    _claim_output(out, [input])
 
     import numpy as np
     import pyarrow as pa
@@ -664,10 +694,8 @@ def anomalies(
     show: int = typer.Option(5, help="Print this many of the most abnormal documents"),
 ) -> None:
     """Score documents by how abnormal they are (PyOD detectors on embeddings)."""
-    from lexdense.io.atomic import check_output_file
-
     if out is not None:
-        check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+        _claim_output(out, [input])
 
     import numpy as np
     import pyarrow.parquet as pq
@@ -744,9 +772,7 @@ def discover(
     html: Optional[Path] = typer.Option(None, help="Write an interactive map (HTML, works offline) here"),
 ) -> None:
     """Discover topics: UMAP + HDBSCAN + class-based TF-IDF keywords, explicit outlier policy."""
-    from lexdense.io.atomic import check_output_file
-
-    check_output_file(out, [input])  # before any work: never the input, a device or a FIFO
+    _claim_output(out, [input])
 
     import pyarrow.parquet as pq
     from rich.markup import escape
@@ -873,6 +899,9 @@ def serve(
     port: int = typer.Option(8000, help="Port"),
     max_texts: int = typer.Option(1024, help="Most texts per request"),
     max_body_mb: float = typer.Option(8.0, help="Largest request body (MiB)"),
+    allowed_host: Optional[List[str]] = typer.Option(
+        None, help="Host header name to accept (repeatable); default: the names of --host (loopback: "
+                   "localhost, 127.0.0.1, ::1), any for 0.0.0.0"),
 ) -> None:
     """Serve /embed, /search, /classify, /topics and a search page (FastAPI + uvicorn).
 
@@ -882,10 +911,15 @@ def serve(
     import uvicorn
 
     from lexdense.serve import create_app
+    from lexdense.serve.app import host_names
 
     token = os.environ.get("LEXDENSE_TOKEN") or None
+    hosts = list(allowed_host) if allowed_host else host_names(host)
+    if "*" in hosts and not token:
+        err.print("[yellow]warning:[/] any Host header is accepted and auth is off: set LEXDENSE_TOKEN, or "
+                  "name the server's host names with --allowed-host")
     application = create_app(model=model, index=index, classifier=classifier, token=token, max_texts=max_texts,
-                             max_body_bytes=int(max_body_mb * 2**20))
+                             max_body_bytes=int(max_body_mb * 2**20), allowed_hosts=hosts)
     err.print(f"lexdense serving on http://{host}:{port}/ (auth {'on' if token else 'off'})")
     # A keep-alive longer than uvicorn's 5 s default: a connection the server closes just as a client
     # reuses it is a client-side error; benchmarks/load.py saw one such ReadError at 5 s, none at 75 s.

@@ -97,6 +97,8 @@ def _embed_file(
             on_notice(f"the output needs about {2 * need / 2**20:,.0f} MiB free while it is written (its parts, "
                       f"then the merged file; an estimate), and {out.parent or '.'} has {free / 2**20:,.0f} MiB free")
     parts_dir = out.with_name(out.name + ".parts")
+    if parts_dir.is_dir() and not parts_dir.is_symlink() and not any(parts_dir.iterdir()):
+        parts_dir.rmdir()  # a run that died before writing its job file: nothing in it to keep
     settings = {"input": str(Path(input_path).resolve()), "input_fingerprint": input_fingerprint(input_path),
                 "text_field": text_field,
                 "precision": precision, "truncate_dim": truncate_dim, "keep_text": keep_text,
@@ -115,7 +117,7 @@ def _embed_file(
         elif saved != settings:
             raise ValueError(f"{parts_dir}: left by a job with other settings; rerun without --resume")
     parts_dir.mkdir(parents=True, exist_ok=True)
-    (parts_dir / "job.json").write_text(json.dumps(settings))
+    write_json(parts_dir / "job.json", settings)
     finished = {part.name for part in parts_dir.glob("part-*.parquet")}
     stats = EmbedStats(resumed_documents=sum(pq.ParquetFile(parts_dir / name).metadata.num_rows
                                              for name in finished))
