@@ -267,3 +267,15 @@ def test_folded_centring_and_whitening_are_exact_affine_maps(tmp_path):
     assert centred.config["postprocess"]["whitening_alpha"] == 0.0
     with pytest.raises(ValueError, match="alpha must be in"):
         fold_affine(model, texts, alpha=2.0)
+
+
+def test_lexdense_distill_stays_callable_after_its_submodules_are_imported():
+    """Importing lexdense.distill.* rebinds the package attribute to the module; calling it
+    must still be the documented function (it raised "'module' object is not callable")."""
+    import importlib
+
+    import lexdense
+
+    importlib.import_module("lexdense.distill.trainer")
+    with pytest.raises(ValueError, match="corpus is empty"):
+        lexdense.distill("sentence-transformers/all-MiniLM-L6-v2", [])

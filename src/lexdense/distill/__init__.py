@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
+import types
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -261,3 +263,15 @@ class _Reporter:
             task = progress.add_task("", total=total)
             return work(lambda n: progress.advance(task, n))
 
+
+
+class _CallableModule(types.ModuleType):
+    """``lexdense.distill(...)`` is documented as a function, but importing any submodule
+    (``lexdense.distill.teacher``) binds the package's name ``distill`` to this module: so
+    the module, called, is the function."""
+
+    def __call__(self, *args, **kwargs):
+        return distill(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
