@@ -417,9 +417,6 @@ def _topic_map(index, points: int) -> dict:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from lexdense import __version__
 
-        return version("lexdense")
-    except Exception:
-        return "0"
+    return __version__
