@@ -166,8 +166,17 @@ class EmbeddingClassifier:
             tensors = load_file(str(weights_file))
         except (SafetensorError, OSError, ValueError) as exc:
             raise ClassifierFileError(f"{weights_file}: corrupt ({exc})") from None
-        clf = cls(model=model if model is not None else config["model"], kind=config["kind"],
-                  C=config.get("C", 10.0), hidden=config.get("hidden", 256))
+        classes, layers = config.get("classes"), config.get("layers")
+        if (config.get("kind") not in KINDS or not isinstance(classes, list) or len(classes) < 2
+                or not all(isinstance(c, str) for c in classes) or not isinstance(layers, int) or isinstance(layers, bool)
+                or not 1 <= layers <= 8 or not (config.get("model") is None or isinstance(config.get("model"), str))):
+            raise ClassifierFileError(f"{config_file}: damaged classifier config (needs kind {' or '.join(KINDS)}, "
+                                      "at least two class names, a layer count and a model name)")
+        try:
+            clf = cls(model=model if model is not None else config["model"], kind=config["kind"],
+                      C=float(config.get("C", 10.0)), hidden=int(config.get("hidden", 256)))
+        except (TypeError, ValueError) as exc:
+            raise ClassifierFileError(f"{config_file}: damaged classifier config ({exc})") from None
         try:
             clf.layers = [(tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"]) for i in range(config["layers"])]
         except KeyError as exc:

@@ -258,7 +258,9 @@ def evaluate_command(
                              f"or one of {', '.join(TASKS)}")
     import json
 
-    earlier = json.loads(reuse.read_text(encoding="utf-8")) if reuse else {}
+    from lexdense.eval import read_reuse
+
+    earlier = read_reuse(reuse) if reuse else {}
     results = {}
     for spec in model:
         name, encoder = _load_encoder(spec)
@@ -417,7 +419,7 @@ def search(
         table.add_column("#", justify="right")
         table.add_column("score", justify="right")
         table.add_column("text", overflow="fold", max_width=80)
-        extra = [c for c in index.table.column_names if c != "text"][:3]
+        extra = [c for c in (index.table.column_names if index.table is not None else []) if c != "text"][:3]
         for column in extra:
             table.add_column(column)
         for rank, hit in enumerate(hits, 1):
@@ -465,6 +467,8 @@ def classify_train(
         keep = [i for i, label in enumerate(column) if label is not None and str(label) != ""]
         vectors.append(embedder.encode([texts[i] for i in keep]))
         labels.extend(str(column[i]) for i in keep)
+    if not labels:
+        raise ValueError(f"{input}: no labelled document (every record lacks '{label_field}' or the file is empty)")
     x, y = np.vstack(vectors), np.asarray(labels)
     order = np.random.default_rng(0).permutation(len(y))
     n_test = int(len(y) * holdout)

@@ -161,8 +161,16 @@ class TopicDiscovery:
         if len(self.topic_vectors_) < 2:
             return []
         from scipy.cluster.hierarchy import linkage
+        from scipy.spatial.distance import squareform
 
-        z = linkage(self.topic_vectors_.astype(np.float64), method="average", metric="cosine")
+        # Cosine distances computed here: a topic of empty texts has a zero vector, for which
+        # scipy's cosine metric gives NaN; its cosine to every topic is 0 (distance 1).
+        v = self.topic_vectors_.astype(np.float64)
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        unit = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+        distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+        np.fill_diagonal(distances, 0.0)
+        z = linkage(squareform((distances + distances.T) / 2, checks=False), method="average")
         n = len(self.topic_vectors_)
         return [{"node": n + i, "left": int(a), "right": int(b), "distance": float(d), "size": int(s)}
                 for i, (a, b, d, s) in enumerate(z)]

@@ -46,6 +46,11 @@ class Explainer:
             vocabulary = [w for w in model.featurizer.vocabulary if w.isalpha() and len(w) > 2]
             concepts = vocabulary[:max_vocabulary]
         if isinstance(concepts, Mapping):
+            concepts = {k: [w for w in (words if isinstance(words, (list, tuple)) else [words]) if isinstance(w, str)]
+                        for k, words in concepts.items()}
+            concepts = {k: words for k, words in concepts.items() if words}
+            if len(concepts) < 2:
+                raise ValueError("a concept bank needs at least two concepts, each with at least one word")
             names = [str(k) for k in concepts]
             vectors = np.stack([_unit(model.encode(list(words))).mean(axis=0) for words in concepts.values()])
         else:
@@ -140,6 +145,8 @@ def probe(vectors: np.ndarray, labels: Sequence, ks: Sequence[int] | None = None
 
     x = np.asarray(vectors, dtype=np.float64)
     labels = np.asarray([str(label) for label in labels])
+    if len(np.unique(labels)) < 2:
+        raise ValueError(f"probing needs at least two distinct labels, got {len(np.unique(labels))}")
     dim = x.shape[1]
     ks = sorted({k for k in (ks or [1, 2, 4, 8, 16, 32, 64, 128, 256, dim]) if 1 <= k <= dim})
     rng = np.random.default_rng(seed)

@@ -305,7 +305,7 @@ class LexDense:
         model = cls(featurizer, weights, config)
         model.source = str(path)  # where it was loaded from (worker processes reload it from here)
         card = path / "README.md"
-        model.model_card = card.read_text(encoding="utf-8") if card.is_file() else ""
+        model.model_card = card.read_text(encoding="utf-8", errors="replace") if card.is_file() else ""
         return model
 
     from_pretrained = load

@@ -416,8 +416,8 @@ class SearchIndex:
 
             try:
                 index._bm25 = bm25s.BM25.load(str(gen_dir / "bm25"))
-            except (OSError, ValueError, KeyError) as exc:
-                raise IndexError_(f"{gen_dir / 'bm25'}: unreadable ({exc})") from None
+            except Exception as exc:  # bm25s fails in many ways on damaged files (EOF, npy header, JSON)
+                raise IndexError_(f"{gen_dir / 'bm25'}: unreadable ({' '.join(str(exc).split()) or type(exc).__name__})") from None
         index.path, index.parts, index.generation = path, list(manifest["parts"]), manifest["generation"]
         return index
 

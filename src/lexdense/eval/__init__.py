@@ -11,6 +11,8 @@ import hashlib
 import time
 from collections.abc import Sequence
 
+from pathlib import Path
+
 import numpy as np
 
 SUITE_VERSION = "0.2"
@@ -115,6 +117,37 @@ def model_id(encoder) -> str | None:
         digest.update(key.encode())
         digest.update(np.ascontiguousarray(weights[key]).tobytes())
     return digest.hexdigest()
+
+
+def read_reuse(path) -> dict:
+    """An earlier ``lexdense eval --json`` file, checked: model name -> result, each with
+    ``tasks`` (task -> {kind, main_score, fingerprint, ...}); anything else is a one-line
+    ValueError naming the file."""
+    import json
+    import numbers
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not an earlier 'lexdense eval --json' file ({' '.join(str(exc).split())})") from None
+
+    def bad(why: str):
+        return ValueError(f"{path}: not an earlier 'lexdense eval --json' file ({why})")
+
+    if not isinstance(data, dict):
+        raise bad("expected an object of model -> result")
+    for model, result in data.items():
+        if not isinstance(result, dict) or not isinstance(result.get("tasks"), dict):
+            raise bad(f"model '{model}' has no task results")
+        for task, row in result["tasks"].items():
+            if not (isinstance(row, dict) and isinstance(row.get("kind"), str)
+                    and isinstance(row.get("main_score"), numbers.Real) and isinstance(row.get("fingerprint"), str)):
+                raise bad(f"task '{task}' of '{model}' lacks kind, main_score or fingerprint")
+        speed = result.get("speed")
+        if speed is not None and not (isinstance(speed, dict) and isinstance(speed.get("docs_per_s"), numbers.Real)):
+            raise bad(f"the speed of '{model}' lacks docs_per_s")
+    return data
 
 
 def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, reuse: dict | None = None) -> dict:

@@ -211,15 +211,45 @@ def _output_estimate(input_path, first_batch: pa.Table, vector_bytes: int, keep_
     return int(documents * (vector_bytes + 8 + (text_bytes if keep_text else 0)))
 
 
+def _unified(schemas: list[pa.Schema]) -> tuple[pa.Schema | None, set[str]]:
+    """One schema for every part, and the fields widened to text because parts disagree on
+    their type (the same rule as :func:`lexdense.io.readers.concat_tables`)."""
+    if not schemas:
+        return None, set()
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive"), set()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    kinds: dict[str, set[str]] = {}
+    for schema in schemas:
+        for field in schema:
+            if not pa.types.is_null(field.type):
+                kinds.setdefault(field.name, set()).add(str(field.type))
+    widen = {name for name, types in kinds.items() if len(types) > 1 and name != "embedding"}
+    text = [pa.schema([pa.field(f.name, pa.string()) if f.name in widen else f for f in schema]) for schema in schemas]
+    return pa.unify_schemas(text, promote_options="permissive"), widen
+
+
+def _as_text(column) -> pa.ChunkedArray | pa.Array:
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(column, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None else json.dumps(v, default=str) for v in column.to_pylist()], pa.string())
+
+
 def _merge(parts: list[Path], out: Path, empty_schema: pa.Schema) -> None:
     with atomic_file(out, suffix=".parquet") as tmp:
         writer = None
         try:
             # Metadata columns may be all-null in one batch and strings in the next.
             schemas = [pq.read_schema(part) for part in parts]
-            schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else None
+            schema, widen = _unified(schemas)
             for part in parts:
                 table = pq.read_table(part)
+                for name in widen & set(table.column_names):  # int in one part, text in another
+                    table = table.set_column(table.column_names.index(name), name, _as_text(table.column(name)))
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, schema)
                 for name in schema.names:

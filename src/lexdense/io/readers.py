@@ -3,15 +3,18 @@
 Each batch is a ``pyarrow.Table`` with the text column named ``text`` plus the file's other
 columns (ids, metadata), and a ``row`` column counting records from 0, so an output can be
 joined back to its input and a resumed job knows where it stopped.
-Invalid UTF-8 becomes U+FFFD (the count is kept in ``Reader.replaced_bytes``), never a crash.
+Invalid UTF-8 (and a lone surrogate from a JSON escape) becomes U+FFFD (the count is kept in
+``Reader.replaced_bytes``), never a crash; a file that cannot be read raises :class:`CorpusError`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,16 +25,39 @@ import pyarrow.parquet as pq
 FORMATS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
            ".tsv": "tsv", ".parquet": "parquet"}
 csv.field_size_limit(1 << 30)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_STRING_TYPES = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary()}
+if hasattr(pa, "string_view"):
+    _STRING_TYPES[pa.string_view()] = pa.binary_view()
 
 
 class CorpusError(ValueError):
-    """The input file cannot be read as a corpus; the message says why."""
+    """The input file cannot be read as a corpus; the message (one line) says why."""
+
+
+def _shown(name) -> str:
+    """A field name or path as it goes into a one-line message: control characters (a
+    newline in a CSV header, a NUL) and lone surrogates are escaped, the rest kept."""
+    name = str(name)
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in name)
+
+
+def _names(names) -> str:
+    return ", ".join(map(_shown, names))
+
+
+def _one_line(exc: BaseException) -> str:
+    """A library's error message, which may span lines or hold control bytes, as one line."""
+    return _shown(" ".join(str(exc).split()))
 
 
 def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise CorpusError(f"{path}: unknown input format '{suffix}' (expected one of "
+        raise CorpusError(f"{_shown(path)}: unknown input format '{_shown(suffix)}' (expected one of "
                           f"{', '.join(sorted(FORMATS))})")
     return FORMATS[suffix]
 
@@ -53,14 +79,15 @@ class Reader:
         if not isinstance(batch_rows, int) or batch_rows < 1:
             raise CorpusError(f"batch_rows must be a positive int, got {batch_rows!r}")
         if not self.path.exists():
-            raise CorpusError(f"{self.path}: no such file")
+            raise CorpusError(f"{_shown(self.path)}: no such file")
         if self.path.is_dir():
-            raise CorpusError(f"{self.path}: is a directory, expected a file")
+            raise CorpusError(f"{_shown(self.path)}: is a directory, expected a file")
         self.format = detect_format(self.path)
         self.text_field = text_field
         self.batch_rows = batch_rows
         self.batch_bytes = batch_bytes
         self.replaced_bytes = 0
+        self._where = _shown(self.path)
 
     @property
     def size_bytes(self) -> int:
@@ -88,10 +115,28 @@ class Reader:
             batch.append(record)
             size += len(record["text"])
             if len(batch) >= self.batch_rows or size >= self.batch_bytes:
-                yield _to_table(batch)
+                yield self._table(batch)
                 batch, size = [], 0
         if batch:
-            yield _to_table(batch)
+            yield self._table(batch)
+
+    def _table(self, batch: list[dict]) -> pa.Table:
+        try:
+            return _to_table(batch)
+        except RecursionError:  # json.dumps of a value nested about as deep as json.loads allows
+            raise CorpusError(f"{self._where}: records {batch[0]['row'] + 1}-{batch[-1]['row'] + 1} hold a value "
+                              "nested too deeply to keep as metadata") from None
+
+    def _no_surrogates(self, record: dict) -> dict:
+        """Lone surrogates (JSON escapes such as "\\ud800", which UTF-8 cannot encode) become
+        U+FFFD, like invalid UTF-8 bytes, in keys and string values; nested values are kept as
+        ASCII JSON text, which escapes them."""
+        def fix(value):
+            if isinstance(value, str) and _SURROGATES.search(value):
+                value, n = _SURROGATES.subn("\ufffd", value)
+                self.replaced_bytes += n
+            return value
+        return {fix(key): fix(value) for key, value in record.items()}
 
     def _read_txt(self):
         def records():
@@ -106,13 +151,20 @@ class Reader:
                 for number, line in enumerate(handle, start=1):
                     if not line.strip():
                         continue
+                    text = self._decode(line)
                     try:
-                        record = json.loads(self._decode(line))
+                        record = json.loads(text)
                     except json.JSONDecodeError as exc:
-                        raise CorpusError(f"{self.path}:{number}: not valid JSON ({exc.msg})") from None
+                        raise CorpusError(f"{self._where}:{number}: not valid JSON ({exc.msg})") from None
+                    except RecursionError:
+                        raise CorpusError(f"{self._where}:{number}: JSON nested too deeply") from None
+                    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+                        raise CorpusError(f"{self._where}:{number}: not valid JSON ({_one_line(exc)})") from None
                     if not isinstance(record, dict):
-                        raise CorpusError(f"{self.path}:{number}: expected a JSON object per line")
-                    yield self._take_text(record, f"{self.path}:{number}")
+                        raise CorpusError(f"{self._where}:{number}: expected a JSON object per line")
+                    if "\\u" in text:
+                        record = self._no_surrogates(record)
+                    yield self._take_text(record, f"{self._where}:{number}")
         yield from self._batches_of_records(records())
 
     def _read_csv(self):
@@ -126,45 +178,77 @@ class Reader:
                 if reader.fieldnames is None:
                     return
                 if self.text_field not in reader.fieldnames:
-                    raise CorpusError(f"{self.path}: no column '{self.text_field}' (columns: "
-                                      f"{', '.join(reader.fieldnames)}); use --text-field")
+                    raise CorpusError(f"{self._where}: no column '{_shown(self.text_field)}' (columns: "
+                                      f"{_names(reader.fieldnames)}); use --text-field")
+                # Cells beyond the header (a ragged row) are kept as a JSON list in a column
+                # "None" (csv's restkey), or "None_2", ... when the header has a "None" column.
+                extra = next(name for name in itertools.chain(["None"], (f"None_{i}" for i in itertools.count(2)))
+                             if name not in reader.fieldnames)
                 for number, record in enumerate(reader, start=2):
-                    yield self._take_text(dict(record), f"{self.path}:{number}")
+                    if None in record:
+                        record[extra] = record.pop(None)
+                    yield self._take_text(dict(record), f"{self._where}:{number}")
         yield from self._batches_of_records(records())
 
     def _read_parquet(self):
+        unreadable = (pa.ArrowException, OSError)  # a damaged file fails on open or on any batch
         try:
             parquet = pq.ParquetFile(self.path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise CorpusError(f"{self.path}: not a readable Parquet file ({exc})") from None
-        names = parquet.schema_arrow.names
+            names = parquet.schema_arrow.names
+        except unreadable as exc:
+            raise CorpusError(f"{self._where}: not a readable Parquet file ({_one_line(exc)})") from None
         if self.text_field not in names:
-            raise CorpusError(f"{self.path}: no column '{self.text_field}' (columns: "
-                              f"{', '.join(names)}); use --text-field")
+            raise CorpusError(f"{self._where}: no column '{_shown(self.text_field)}' (columns: "
+                              f"{_names(names)}); use --text-field")
+        # The outcome of the jsonl and csv readers: of columns sharing a name the last one counts,
+        # the text field replaces a column 'text', and 'row' becomes 'input_row' (replacing one).
+        last = {name: i for i, name in enumerate(names)}
+        text_at = last[self.text_field]
+        renamed = "row" in last and self.text_field != "row"
+        keep = sorted(i for name, i in last.items()
+                      if name not in ("text", self.text_field) and not (name == "input_row" and renamed))
+        out_names = ["row"] + ["input_row" if names[i] == "row" else names[i] for i in keep] + ["text"]
+        batches = parquet.iter_batches(batch_size=self.batch_rows)
         row = 0
-        for batch in parquet.iter_batches(batch_size=self.batch_rows):
-            table = pa.Table.from_batches([batch])
-            texts = table.column(self.text_field)
+        while True:
+            try:
+                batch = next(batches, None)
+            except unreadable as exc:
+                raise CorpusError(f"{self._where}: not a readable Parquet file ({_one_line(exc)})") from None
+            if batch is None:
+                return
+            texts = batch.column(text_at)
             if not pa.types.is_string(texts.type) and not pa.types.is_large_string(texts.type):
-                raise CorpusError(f"{self.path}: column '{self.text_field}' is {texts.type}, expected strings")
-            texts = pc.fill_null(texts, "")
-            table = table.drop_columns([self.text_field])
-            if "row" in table.column_names:
-                table = table.rename_columns([c if c != "row" else "input_row" for c in table.column_names])
-            table = table.append_column("text", texts.cast(pa.string()))
-            table = table.add_column(0, "row", pa.array(range(row, row + table.num_rows), pa.int64()))
-            row += table.num_rows
-            yield table
+                raise CorpusError(f"{self._where}: column '{_shown(self.text_field)}' is {texts.type}, "
+                                  "expected strings")
+            texts = pc.fill_null(self._valid_utf8(texts), "").cast(pa.string())
+            rows = pa.array(range(row, row + batch.num_rows), pa.int64())
+            row += batch.num_rows
+            yield pa.Table.from_arrays([rows] + [self._valid_utf8(batch.column(i)) for i in keep] + [texts],
+                                       names=out_names)
+
+    def _valid_utf8(self, array: pa.Array) -> pa.Array:
+        """A string column as it is, or with its invalid UTF-8 (Parquet files from other writers
+        can hold some) replaced by U+FFFD, as the other readers do."""
+        binary = _STRING_TYPES.get(array.type)
+        if binary is None:
+            return array
+        try:
+            array.validate(full=True)
+            return array
+        except pa.ArrowInvalid:
+            values = array.cast(binary).to_pylist()
+            return pa.array([None if value is None else self._decode(value) for value in values], array.type)
 
     def _take_text(self, record: dict, where: str) -> dict:
         if self.text_field not in record:
-            raise CorpusError(f"{where}: no field '{self.text_field}' (fields: "
-                              f"{', '.join(map(str, record))}); use --text-field")
+            raise CorpusError(f"{where}: no field '{_shown(self.text_field)}' (fields: "
+                              f"{_names(record)}); use --text-field")
         text = record.pop(self.text_field)
         if text is None:
             text = ""
         elif not isinstance(text, str):
-            raise CorpusError(f"{where}: field '{self.text_field}' is {type(text).__name__}, expected a string")
+            raise CorpusError(f"{where}: field '{_shown(self.text_field)}' is {type(text).__name__}, expected a string")
         if "row" in record:
             record["input_row"] = record.pop("row")
         record["text"] = text
@@ -184,7 +268,7 @@ def _to_table(records: list[dict]) -> pa.Table:
         columns[key] = values
     try:
         return pa.table(columns)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # OverflowError: an int beyond 64 bits
         return pa.table({k: (v if k in ("row", "text") else [None if x is None else str(x) for x in v])
                          for k, v in columns.items()})
 
