@@ -465,3 +465,13 @@ def test_an_mlp_on_a_label_with_one_example_trains_instead_of_naming_internal_la
         ["cat sat", "cat ran", "dog sat", "stocks fell"], ["animals", "animals", "animals", "markets"])
     assert list(clf.classes_) == ["animals", "markets"]
     assert clf.predict(["a cat"]).shape == (1,)
+
+
+def test_a_byte_order_mark_is_not_data_in_txt_and_jsonl(tmp_path):
+    from lexdense.io.readers import Reader
+
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfhello\nworld\n")
+    (tmp_path / "a.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "hello"}\n{"text": "world"}\n')
+    for name in ("a.txt", "a.jsonl"):
+        texts = [t for batch in Reader(tmp_path / name) for t in batch.column("text").to_pylist()]
+        assert texts == ["hello", "world"]

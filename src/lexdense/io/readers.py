@@ -141,7 +141,9 @@ class Reader:
     def _read_txt(self):
         def records():
             with self.path.open("rb") as handle:
-                for line in handle:
+                for number, line in enumerate(handle):
+                    if number == 0 and line.startswith(b"\xef\xbb\xbf"):  # a byte-order mark is not data
+                        line = line[3:]
                     yield {"text": self._decode(line.rstrip(b"\r\n"))}
         yield from self._batches_of_records(records())
 
@@ -149,6 +151,8 @@ class Reader:
         def records():
             with self.path.open("rb") as handle:
                 for number, line in enumerate(handle, start=1):
+                    if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a byte-order mark is not data
+                        line = line[3:]
                     if not line.strip():
                         continue
                     text = self._decode(line)
