@@ -173,7 +173,7 @@ class EmbeddingClassifier:
             raise ClassifierFileError(f"{config_file}: damaged classifier config (needs kind {' or '.join(KINDS)}, "
                                       "at least two class names, a layer count and a model name)")
         try:
-            clf = cls(model=model if model is not None else config["model"], kind=config["kind"],
+            clf = cls(model=model if model is not None else config.get("model"), kind=config["kind"],
                       C=float(config.get("C", 10.0)), hidden=int(config.get("hidden", 256)))
         except (TypeError, ValueError) as exc:
             raise ClassifierFileError(f"{config_file}: damaged classifier config ({exc})") from None

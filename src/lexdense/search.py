@@ -418,6 +418,13 @@ class SearchIndex:
                 index._bm25 = bm25s.BM25.load(str(gen_dir / "bm25"))
             except Exception as exc:  # bm25s fails in many ways on damaged files (EOF, npy header, JSON)
                 raise IndexError_(f"{gen_dir / 'bm25'}: unreadable ({' '.join(str(exc).split()) or type(exc).__name__})") from None
+            scores = getattr(index._bm25, "scores", None)
+            n_docs = scores.get("num_docs") if isinstance(scores, dict) else None
+            doc_ids = scores.get("indices") if isinstance(scores, dict) else None
+            if (n_docs != len(index) or doc_ids is None
+                    or (len(doc_ids) and not 0 <= int(np.min(doc_ids)) <= int(np.max(doc_ids)) < len(index))):
+                raise IndexError_(f"{gen_dir / 'bm25'}: does not match the index ({n_docs} documents, "
+                                  f"the index has {len(index)})")
         index.path, index.parts, index.generation = path, list(manifest["parts"]), manifest["generation"]
         return index
 

@@ -145,7 +145,7 @@ def read_reuse(path) -> dict:
                     and isinstance(row.get("main_score"), numbers.Real) and isinstance(row.get("fingerprint"), str)):
                 raise bad(f"task '{task}' of '{model}' lacks kind, main_score or fingerprint")
         speed = result.get("speed")
-        if speed is not None and not (isinstance(speed, dict) and isinstance(speed.get("docs_per_s"), numbers.Real)):
+        if "speed" in result and not (isinstance(speed, dict) and isinstance(speed.get("docs_per_s"), numbers.Real)):
             raise bad(f"the speed of '{model}' lacks docs_per_s")
     return data
 
@@ -213,7 +213,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
         "summary": summary,
         "wall_seconds": time.perf_counter() - started,
         # Nothing embedded in this run (every task reused): the earlier run's speed stands.
-        "speed": ({**reuse["speed"], "reused": True} if timed.texts == 0 and reuse and "speed" in reuse else
+        "speed": ({**reuse["speed"], "reused": True} if timed.texts == 0 and reuse and isinstance(reuse.get("speed"), dict) else
                   {"texts": timed.texts, "seconds": timed.seconds,
                    "docs_per_s": timed.texts / max(timed.seconds, 1e-9),
                    "mib_per_s": timed.bytes / max(timed.seconds, 1e-9) / 2**20}),
