@@ -475,3 +475,18 @@ def test_a_byte_order_mark_is_not_data_in_txt_and_jsonl(tmp_path):
     for name in ("a.txt", "a.jsonl"):
         texts = [t for batch in Reader(tmp_path / name) for t in batch.column("text").to_pylist()]
         assert texts == ["hello", "world"]
+
+
+@pytest.mark.parametrize("field, value", [("parts", None), ("rows", ""), ("generation", None), ("model", []),
+                                          ("bm25", "yes")])
+def test_manifest_fields_of_the_wrong_kind_are_one_line(tmp_path, field, value):
+    from lexdense.search import IndexError_, SearchIndex
+
+    _index(tmp_path).save(tmp_path / "i")
+    manifest = json.loads((tmp_path / "i" / "manifest.json").read_text())
+    manifest[field] = value
+    (tmp_path / "i" / "manifest.json").write_text(json.dumps(manifest))
+    try:
+        SearchIndex.load(tmp_path / "i")
+    except IndexError_ as exc:
+        assert "\n" not in str(exc) and "manifest" in str(exc)

@@ -114,7 +114,11 @@ class SearchIndex:
             for name in columns.column_names:
                 if name in ("text", "embedding"):
                     continue
-                table = table.append_column(name, columns.column(name))
+                column = columns.column(name)
+                if hasattr(pa, "string_view") and column.type in (pa.string_view(), pa.binary_view()):
+                    # view types have no take kernel (hits, filters): store them as plain strings
+                    column = column.cast(pa.string() if column.type == pa.string_view() else pa.binary())
+                table = table.append_column(name, column)
         if self.table is not None and self.table.num_rows:
             table = _align(table, self.table.schema)
             self.table = concat_tables([self.table, table])
@@ -360,8 +364,18 @@ class SearchIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike, model=None) -> "SearchIndex":
-        """Open an index directory; ``model`` overrides the one named in its manifest."""
-        path = Path(path)
+        """Open an index directory; ``model`` overrides the one named in its manifest.
+        A damaged index raises :class:`IndexError_` naming its manifest (one line)."""
+        try:
+            return cls._load(Path(path), model)
+        except IndexError_:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # fields of the wrong kind
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise IndexError_(f"{Path(path) / 'manifest.json'}: damaged index ({detail})") from None
+
+    @classmethod
+    def _load(cls, path: Path, model=None) -> "SearchIndex":
         manifest_file = path / "manifest.json"
         if not manifest_file.is_file():
             raise IndexError_(f"{path}: not a lexdense index (no manifest.json)")
