@@ -490,3 +490,21 @@ def test_manifest_fields_of_the_wrong_kind_are_one_line(tmp_path, field, value):
         SearchIndex.load(tmp_path / "i")
     except IndexError_ as exc:
         assert "\n" not in str(exc) and "manifest" in str(exc)
+
+
+def test_temp_names_and_the_sweep_agree_on_an_odd_host_name(tmp_path, monkeypatch):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from lexdense.io import atomic
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "lab box/7.example")
+    assert atomic._host() == "labbox7example"
+    out = tmp_path / "v.parquet"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    killed = tmp_path / (atomic._temp_prefix(out).replace(f"-{os.getpid()}-", f"-{dead}-") + "x.parquet.tmp")
+    killed.write_bytes(b"half a file")
+    assert "labbox7example" in killed.name and atomic.sweep_stale(out) == 1 and not killed.exists()

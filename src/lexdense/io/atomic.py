@@ -40,13 +40,17 @@ def check_output_file(path: str | os.PathLike, inputs=()) -> Path:
     return target
 
 
+def _host() -> str:
+    """This host's name as it goes into temporary file names (letters, digits, - and _)."""
+    import socket
+
+    return "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")[:40] or "host"
+
+
 def _temp_prefix(path: Path) -> str:
     """Prefix of the temporary files and directories beside ``path``: they name this host
     and process, so a later run can tell the leftovers of a killed one (:func:`sweep_stale`)."""
-    import socket
-
-    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")[:40] or "host"
-    return f".{path.name}.lexdense-{host}-{os.getpid()}-"
+    return f".{path.name}.lexdense-{_host()}-{os.getpid()}-"
 
 
 def sweep_stale(path: str | os.PathLike) -> int:
@@ -54,11 +58,9 @@ def sweep_stale(path: str | os.PathLike) -> int:
     left beside ``path`` (named by :func:`_temp_prefix`, their process gone); returns how
     many. Nothing else is touched: not another host's, not a live process's, not a user's."""
     import re
-    import socket
 
     path = Path(path)
-    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-_")[:40] or "host"
-    pattern = re.compile(re.escape(f".{path.name}.lexdense-{host}-") + r"(\d+)-[^/]*\.(tmp|old)$")
+    pattern = re.compile(re.escape(f".{path.name}.lexdense-{_host()}-") + r"(\d+)-[^/]*\.(tmp|old)$")
     removed = 0
     try:
         entries = list(path.parent.iterdir()) if path.parent.is_dir() else []
