@@ -508,3 +508,33 @@ def test_temp_names_and_the_sweep_agree_on_an_odd_host_name(tmp_path, monkeypatc
     killed = tmp_path / (atomic._temp_prefix(out).replace(f"-{os.getpid()}-", f"-{dead}-") + "x.parquet.tmp")
     killed.write_bytes(b"half a file")
     assert "labbox7example" in killed.name and atomic.sweep_stale(out) == 1 and not killed.exists()
+
+
+def test_one_line_messages_come_from_one_module():
+    """The CLI imported the readers' private helper; both now use lexdense.messages."""
+    import inspect
+
+    from lexdense import cli
+    from lexdense.io import readers
+    from lexdense.messages import one_line, shown
+
+    assert one_line("a\n  b\x00c") == "a b\\x00c" and shown("x\ny") == "x\\ny" and shown("été") == "été"
+    assert readers.one_line is one_line and "lexdense.messages" in inspect.getsource(cli._fail)
+
+
+def test_temp_names_and_the_sweep_agree_on_an_odd_host_name(tmp_path, monkeypatch):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from lexdense.io import atomic
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "lab box/7.example")
+    assert atomic._host() == "labbox7example"
+    out = tmp_path / "v.parquet"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    killed = tmp_path / (atomic._temp_prefix(out).replace(f"-{os.getpid()}-", f"-{dead}-") + "x.parquet.tmp")
+    killed.write_bytes(b"half a file")
+    assert "labbox7example" in killed.name and atomic.sweep_stale(out) == 1 and not killed.exists()

@@ -23,11 +23,11 @@ _CLAIMS: contextvars.ContextVar = contextvars.ContextVar("lexdense_output_claims
 def _fail(message: str) -> None:
     from rich.markup import escape
 
-    from lexdense.io.readers import _one_line
+    from lexdense.messages import one_line
 
     # One line whatever the message holds (a field name with a newline, a library's
     # multi-line text): control characters are escaped.
-    err.print(f"[bold red]error:[/] {escape(_one_line(message))}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

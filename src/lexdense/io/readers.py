@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lexdense.messages import one_line, shown
+
 FORMATS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
            ".tsv": "tsv", ".parquet": "parquet"}
 csv.field_size_limit(1 << 30)
@@ -35,29 +37,14 @@ class CorpusError(ValueError):
     """The input file cannot be read as a corpus; the message (one line) says why."""
 
 
-def _shown(name) -> str:
-    """A field name or path as it goes into a one-line message: control characters (a
-    newline in a CSV header, a NUL) and lone surrogates are escaped, the rest kept."""
-    name = str(name)
-    if name.isprintable():
-        return name
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in name)
-
-
 def _names(names) -> str:
-    return ", ".join(map(_shown, names))
-
-
-def _one_line(exc: BaseException) -> str:
-    """A library's error message, which may span lines or hold control bytes, as one line."""
-    return _shown(" ".join(str(exc).split()))
+    return ", ".join(map(shown, names))
 
 
 def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise CorpusError(f"{_shown(path)}: unknown input format '{_shown(suffix)}' (expected one of "
+        raise CorpusError(f"{shown(path)}: unknown input format '{shown(suffix)}' (expected one of "
                           f"{', '.join(sorted(FORMATS))})")
     return FORMATS[suffix]
 
@@ -79,15 +66,15 @@ class Reader:
         if not isinstance(batch_rows, int) or batch_rows < 1:
             raise CorpusError(f"batch_rows must be a positive int, got {batch_rows!r}")
         if not self.path.exists():
-            raise CorpusError(f"{_shown(self.path)}: no such file")
+            raise CorpusError(f"{shown(self.path)}: no such file")
         if self.path.is_dir():
-            raise CorpusError(f"{_shown(self.path)}: is a directory, expected a file")
+            raise CorpusError(f"{shown(self.path)}: is a directory, expected a file")
         self.format = detect_format(self.path)
         self.text_field = text_field
         self.batch_rows = batch_rows
         self.batch_bytes = batch_bytes
         self.replaced_bytes = 0
-        self._where = _shown(self.path)
+        self._where = shown(self.path)
 
     @property
     def size_bytes(self) -> int:
@@ -163,7 +150,7 @@ class Reader:
                     except RecursionError:
                         raise CorpusError(f"{self._where}:{number}: JSON nested too deeply") from None
                     except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
-                        raise CorpusError(f"{self._where}:{number}: not valid JSON ({_one_line(exc)})") from None
+                        raise CorpusError(f"{self._where}:{number}: not valid JSON ({one_line(exc)})") from None
                     if not isinstance(record, dict):
                         raise CorpusError(f"{self._where}:{number}: expected a JSON object per line")
                     if "\\u" in text:
@@ -182,7 +169,7 @@ class Reader:
                 if reader.fieldnames is None:
                     return
                 if self.text_field not in reader.fieldnames:
-                    raise CorpusError(f"{self._where}: no column '{_shown(self.text_field)}' (columns: "
+                    raise CorpusError(f"{self._where}: no column '{shown(self.text_field)}' (columns: "
                                       f"{_names(reader.fieldnames)}); use --text-field")
                 # Cells beyond the header (a ragged row) are kept as a JSON list in a column
                 # "None" (csv's restkey), or "None_2", ... when the header has a "None" column.
@@ -200,9 +187,9 @@ class Reader:
             parquet = pq.ParquetFile(self.path)
             names = parquet.schema_arrow.names
         except unreadable as exc:
-            raise CorpusError(f"{self._where}: not a readable Parquet file ({_one_line(exc)})") from None
+            raise CorpusError(f"{self._where}: not a readable Parquet file ({one_line(exc)})") from None
         if self.text_field not in names:
-            raise CorpusError(f"{self._where}: no column '{_shown(self.text_field)}' (columns: "
+            raise CorpusError(f"{self._where}: no column '{shown(self.text_field)}' (columns: "
                               f"{_names(names)}); use --text-field")
         # The outcome of the jsonl and csv readers: of columns sharing a name the last one counts,
         # the text field replaces a column 'text', and 'row' becomes 'input_row' (replacing one).
@@ -218,12 +205,12 @@ class Reader:
             try:
                 batch = next(batches, None)
             except unreadable as exc:
-                raise CorpusError(f"{self._where}: not a readable Parquet file ({_one_line(exc)})") from None
+                raise CorpusError(f"{self._where}: not a readable Parquet file ({one_line(exc)})") from None
             if batch is None:
                 return
             texts = batch.column(text_at)
             if not pa.types.is_string(texts.type) and not pa.types.is_large_string(texts.type):
-                raise CorpusError(f"{self._where}: column '{_shown(self.text_field)}' is {texts.type}, "
+                raise CorpusError(f"{self._where}: column '{shown(self.text_field)}' is {texts.type}, "
                                   "expected strings")
             texts = pc.fill_null(self._valid_utf8(texts), "").cast(pa.string())
             rows = pa.array(range(row, row + batch.num_rows), pa.int64())
@@ -246,13 +233,13 @@ class Reader:
 
     def _take_text(self, record: dict, where: str) -> dict:
         if self.text_field not in record:
-            raise CorpusError(f"{where}: no field '{_shown(self.text_field)}' (fields: "
+            raise CorpusError(f"{where}: no field '{shown(self.text_field)}' (fields: "
                               f"{_names(record)}); use --text-field")
         text = record.pop(self.text_field)
         if text is None:
             text = ""
         elif not isinstance(text, str):
-            raise CorpusError(f"{where}: field '{_shown(self.text_field)}' is {type(text).__name__}, expected a string")
+            raise CorpusError(f"{where}: field '{shown(self.text_field)}' is {type(text).__name__}, expected a string")
         if "row" in record:
             record["input_row"] = record.pop("row")
         record["text"] = text
