@@ -538,3 +538,79 @@ def test_temp_names_and_the_sweep_agree_on_an_odd_host_name(tmp_path, monkeypatc
     killed = tmp_path / (atomic._temp_prefix(out).replace(f"-{os.getpid()}-", f"-{dead}-") + "x.parquet.tmp")
     killed.write_bytes(b"half a file")
     assert "labbox7example" in killed.name and atomic.sweep_stale(out) == 1 and not killed.exists()
+
+
+def test_a_filter_on_a_list_field_compares_its_json_text(tmp_path):
+    """`search --where` cast a list column (Parquet) to text with Arrow, which cannot:
+    ArrowNotImplementedError and a traceback. It is compared as its JSON text, the text the
+    rule of concat_tables gives a list."""
+    import pyarrow as pa
+
+    corpus = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"text": ["the cat sat", "stocks fell"], "tags": [["pets", "cats"], ["markets"]]}), corpus)
+    out = tmp_path / "i"
+    assert CliRunner().invoke(app, ["index", str(corpus), "--out", str(out)]).exit_code == 0
+    result = CliRunner().invoke(app, ["search", str(out), "--json", "--where", 'tags=["markets"]', "--", "cat"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == ["stocks fell"]
+
+
+def test_one_stacking_rule_for_an_index_and_an_embed_output(tmp_path):
+    """An integer beyond 2**53 in one batch and a float in the next: concat_tables widened the
+    field to text, while embed's merge (its own copy of the rule) promoted it to double and
+    failed at the end, after all the work. One function decides for both, as one batch does."""
+    from lexdense.io.readers import Reader, concat_tables
+
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "a cat", "n": 4611686018427387905}\n{"text": "a dog", "n": 1.5}\n')
+    whole = concat_tables(list(Reader(path, batch_rows=10))).column("n").to_pylist()
+    assert concat_tables(list(Reader(path, batch_rows=1))).column("n").to_pylist() == whole
+    assert whole == ["4611686018427387905", "1.5"]
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(app, ["embed", str(path), "--out", str(out), "--batch-rows", "1"])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).column("n").to_pylist() == whole
+
+
+def test_a_field_keeps_its_type_when_another_field_is_widened(tmp_path):
+    """A conflict in one field (int, then text) widened every field whose types differed
+    at all: int32 in one batch and int64 in the next became text too."""
+    import pyarrow as pa
+
+    from lexdense.io.readers import concat_tables
+
+    first = pa.table({"a": pa.array([1], pa.int32()), "b": pa.array([1])})
+    second = pa.table({"a": pa.array([2], pa.int64()), "b": pa.array(["x"])})
+    merged = concat_tables([first, second])
+    assert merged.schema.field("a").type == pa.int64() and merged.column("a").to_pylist() == [1, 2]
+    assert merged.column("b").to_pylist() == ["1", "x"]
+
+
+def test_one_line_messages_come_from_one_module():
+    """The CLI imported the readers' private helper; both now use lexdense.messages."""
+    import inspect
+
+    from lexdense import cli
+    from lexdense.io import readers
+    from lexdense.messages import one_line, shown
+
+    assert one_line("a\n  b\x00c") == "a b\\x00c" and shown("x\ny") == "x\\ny" and shown("été") == "été"
+    assert readers.one_line is one_line and "lexdense.messages" in inspect.getsource(cli._fail)
+
+
+def test_temp_names_and_the_sweep_agree_on_an_odd_host_name(tmp_path, monkeypatch):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from lexdense.io import atomic
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "lab box/7.example")
+    assert atomic._host() == "labbox7example"
+    out = tmp_path / "v.parquet"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    killed = tmp_path / (atomic._temp_prefix(out).replace(f"-{os.getpid()}-", f"-{dead}-") + "x.parquet.tmp")
+    killed.write_bytes(b"half a file")
+    assert "labbox7example" in killed.name and atomic.sweep_stale(out) == 1 and not killed.exists()

@@ -19,8 +19,6 @@ last, so a crash at any point leaves the previous generation as the index.
 
 from __future__ import annotations
 
-from lexdense.io.readers import concat_tables
-
 import json
 import os
 import shutil
@@ -33,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lexdense.io.atomic import atomic_file, write_json
+from lexdense.io.readers import as_text, concat_tables
 from lexdense.model import as_encoder, unit_rows
 
 FORMAT = "lexdense-index"
@@ -143,8 +142,8 @@ class SearchIndex:
                                  f"{', '.join(self.table.column_names)}")
             values = self.table.column(column)
             wanted_list = list(wanted) if isinstance(wanted, (list, tuple, set)) else [wanted]
-            if not pa.types.is_string(values.type):
-                values = pc.cast(values, pa.string())
+            if not pa.types.is_string(values.type):  # numbers, lists, structs: compared as their text
+                values = as_text(values)
                 wanted_list = [str(w) for w in wanted_list]
             hit = pc.is_in(values, value_set=pa.array(wanted_list, type=values.type))
             mask &= hit.to_numpy(zero_copy_only=False).astype(bool)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lexdense.io.atomic import atomic_file, write_json
-from lexdense.io.readers import Reader
+from lexdense.io.readers import Reader, conform, stacked_schema
 
 ARROW_TYPES = {"float32": pa.float32(), "int8": pa.int8(), "uint8": pa.uint8(),
                "binary": pa.int8(), "ubinary": pa.uint8()}
@@ -211,51 +211,20 @@ def _output_estimate(input_path, first_batch: pa.Table, vector_bytes: int, keep_
     return int(documents * (vector_bytes + 8 + (text_bytes if keep_text else 0)))
 
 
-def _unified(schemas: list[pa.Schema]) -> tuple[pa.Schema | None, set[str]]:
-    """One schema for every part, and the fields widened to text because parts disagree on
-    their type (the same rule as :func:`lexdense.io.readers.concat_tables`)."""
-    if not schemas:
-        return None, set()
-    try:
-        return pa.unify_schemas(schemas, promote_options="permissive"), set()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass
-    kinds: dict[str, set[str]] = {}
-    for schema in schemas:
-        for field in schema:
-            if not pa.types.is_null(field.type):
-                kinds.setdefault(field.name, set()).add(str(field.type))
-    widen = {name for name, types in kinds.items() if len(types) > 1 and name != "embedding"}
-    text = [pa.schema([pa.field(f.name, pa.string()) if f.name in widen else f for f in schema]) for schema in schemas]
-    return pa.unify_schemas(text, promote_options="permissive"), widen
-
-
-def _as_text(column) -> pa.ChunkedArray | pa.Array:
-    import pyarrow.compute as pc
-
-    try:
-        return pc.cast(column, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array([None if v is None else json.dumps(v, default=str) for v in column.to_pylist()], pa.string())
-
-
 def _merge(parts: list[Path], out: Path, empty_schema: pa.Schema) -> None:
     with atomic_file(out, suffix=".parquet") as tmp:
         writer = None
         try:
-            # Metadata columns may be all-null in one batch and strings in the next.
-            schemas = [pq.read_schema(part) for part in parts]
-            schema, widen = _unified(schemas)
+            # One schema for every part, by the rule of every stacking of batches (a field all
+            # null in one part, int in one and text in another): decided before any is written.
+            schema, widened = stacked_schema([pq.read_schema(part) for part in parts],
+                                             lambda i, names: pq.read_table(parts[i]).select(names))
+            if "embedding" in widened:
+                raise ValueError(f"{parts[0].parent}: parts hold embeddings of different types; rerun without --resume")
             for part in parts:
-                table = pq.read_table(part)
-                for name in widen & set(table.column_names):  # int in one part, text in another
-                    table = table.set_column(table.column_names.index(name), name, _as_text(table.column(name)))
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, schema)
-                for name in schema.names:
-                    if name not in table.column_names:
-                        table = table.append_column(name, pa.nulls(table.num_rows, schema.field(name).type))
-                writer.write_table(table.select(schema.names).cast(schema))
+                writer.write_table(conform(pq.read_table(part), schema, widened))
             if writer is None:  # no input record: the schema a non-empty input would have had
                 pq.write_table(empty_schema.empty_table(), tmp)
         finally:
