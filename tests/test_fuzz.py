@@ -1134,12 +1134,30 @@ def _info_readme(d, tiny, request):
     return ["info", d / "model"]
 
 
-def _damaged_index(file: str, content: bytes):
+def _damaged_index(file: str, content: bytes | None = None, **change):
+    """The fuzzers' index with one BM25 file replaced by ``content`` or, for a JSON file, with
+    ``change`` applied to it; searched in hybrid mode, which reads every BM25 array."""
     def build(d, tiny, request):
         shutil.copytree(request.getfixturevalue("index"), d / "idx")
-        (d / "idx" / "gen-00001" / "bm25" / file).write_bytes(content)
-        return ["search", d / "idx", "--", "cat"]
+        path = d / "idx" / "gen-00001" / "bm25" / file
+        new = content
+        if new is None:  # a JSON file with ``change`` applied
+            new = json.dumps({**json.loads(path.read_text()), **change}).encode()
+        path.write_bytes(new)
+        return ["search", d / "idx", "--mode", "hybrid", "--", "cat"]
     return build
+
+
+def _npy(value) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, value, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _found_where_on_a_list_field(d, tiny, request):
+    pq.write_table(pa.table({"text": ["the cat", "a dog"], "meta": [["x"], ["y"]]}), d / "c.parquet")
+    invoke(["index", d / "c.parquet", "-o", d / "idx", "-m", tiny])
+    return ["search", d / "idx", "--where", "meta=x", "--", "cat"]
 
 
 def _damaged_classifier(change):
@@ -1172,6 +1190,14 @@ CLI_FOUND = {
     "search-bm25-params-unknown-key": _damaged_index("params.index.json", b'{"text": null}'),
     "search-bm25-vocab-null": _damaged_index("vocab.index.json", b"null"),
     "search-bm25-scores-empty-file": _damaged_index("data.csc.index.npy", b""),
+    "search-bm25-dtype-false": _damaged_index("params.index.json", dtype=False),
+    "search-bm25-dtype-a-list": _damaged_index("params.index.json", dtype=[]),
+    "search-bm25-dtype-nested-list": _damaged_index("params.index.json", dtype=[[0]]),
+    "search-bm25-int-dtype-a-list": _damaged_index("params.index.json", int_dtype=[]),
+    "search-bm25-int-dtype-float": _damaged_index("params.index.json", int_dtype="float32"),
+    "search-bm25-scores-structured": _damaged_index("data.csc.index.npy", _npy(np.zeros(3, dtype=[]))),
+    "search-bm25-indices-float": _damaged_index("indices.csc.index.npy", _npy(np.zeros(3, np.float32))),
+    "search-where-on-a-list-field": _found_where_on_a_list_field,
     "classify-predict-classes-null": _damaged_classifier(lambda c: c.update(classes=None)),
     "classify-predict-no-classes": _damaged_classifier(lambda c: c.pop("classes")),
     "classify-predict-no-kind": _damaged_classifier(lambda c: c.pop("kind")),

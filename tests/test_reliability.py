@@ -487,57 +487,74 @@ def test_manifest_fields_of_the_wrong_kind_are_one_line(tmp_path, field, value):
     manifest[field] = value
     (tmp_path / "i" / "manifest.json").write_text(json.dumps(manifest))
     try:
-        SearchIndex.load(tmp_path / "i")
-    except IndexError_ as exc:
+        index = SearchIndex.load(tmp_path / "i")
+    except IndexError_ as exc:  # refused: one line naming the manifest
         assert "\n" not in str(exc) and "manifest" in str(exc)
+        return
+    # or loaded: then an index that answers every query it offers
+    for mode in ("dense", "bm25", "hybrid") if index.use_bm25 else ("dense",):
+        assert len(index.search("the cat on the mat", k=3, mode=mode)) == 3, mode
 
 
-def test_temp_names_and_the_sweep_agree_on_an_odd_host_name(tmp_path, monkeypatch):
-    import os
-    import socket
-    import subprocess
-    import sys
+def _npy(value, pickle=False) -> bytes:
+    import io
 
-    from lexdense.io import atomic
+    import numpy as np
 
-    monkeypatch.setattr(socket, "gethostname", lambda: "lab box/7.example")
-    assert atomic._host() == "labbox7example"
-    out = tmp_path / "v.parquet"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    killed = tmp_path / (atomic._temp_prefix(out).replace(f"-{os.getpid()}-", f"-{dead}-") + "x.parquet.tmp")
-    killed.write_bytes(b"half a file")
-    assert "labbox7example" in killed.name and atomic.sweep_stale(out) == 1 and not killed.exists()
+    buffer = io.BytesIO()
+    np.save(buffer, value, allow_pickle=pickle)
+    return buffer.getvalue()
 
 
-def test_one_line_messages_come_from_one_module():
-    """The CLI imported the readers' private helper; both now use lexdense.messages."""
-    import inspect
-
-    from lexdense import cli
-    from lexdense.io import readers
-    from lexdense.messages import one_line, shown
-
-    assert one_line("a\n  b\x00c") == "a b\\x00c" and shown("x\ny") == "x\\ny" and shown("été") == "été"
-    assert readers.one_line is one_line and "lexdense.messages" in inspect.getsource(cli._fail)
+def _params(**change) -> bytes:
+    return json.dumps({"k1": 1.5, "b": 0.75, "delta": 0.5, "method": "lucene", "idf_method": "lucene",
+                       "dtype": "float32", "int_dtype": "int32", "num_docs": 40, "version": "0.3.16",
+                       "backend": "numpy", **change}).encode()
 
 
-def test_temp_names_and_the_sweep_agree_on_an_odd_host_name(tmp_path, monkeypatch):
-    import os
-    import socket
-    import subprocess
-    import sys
+def _bm25_damage():
+    import numpy as np
 
-    from lexdense.io import atomic
+    return {  # file, its new content; each passed the load and failed (or misranked) at query time
+        "data-2d": ("data.csc.index.npy", _npy(np.zeros((1, 8), np.float32))),
+        "data-structured": ("data.csc.index.npy", _npy(np.zeros(8, dtype=[("a", "f4")]))),
+        "data-no-fields": ("data.csc.index.npy", _npy(np.zeros(8, dtype=[]))),
+        "data-too-short": ("data.csc.index.npy", _npy(np.zeros(1, np.float32))),
+        "data-none": ("data.csc.index.npy", _npy(None, pickle=True)),
+        "data-objects": ("data.csc.index.npy", _npy(np.array([1.0, None], object), pickle=True)),
+        "indices-float": ("indices.csc.index.npy", _npy(np.zeros(8, np.float32))),
+        "indices-scalar": ("indices.csc.index.npy", _npy(np.array(5))),
+        "indptr-empty": ("indptr.csc.index.npy", _npy(np.zeros(0, np.int32))),
+        "indptr-decreasing": ("indptr.csc.index.npy", _npy(np.arange(200, dtype=np.int32)[::-1].copy())),
+        "params-dtype-false": ("params.index.json", _params(dtype=False)),
+        "params-dtype-list": ("params.index.json", _params(dtype=[])),
+        "params-dtype-nested": ("params.index.json", _params(dtype=[[0]])),
+        "params-int-dtype-float": ("params.index.json", _params(int_dtype="float32")),
+        "params-int-dtype-list": ("params.index.json", _params(int_dtype=[])),
+        "params-num-docs-float": ("params.index.json", _params(num_docs=40.0)),
+        "params-unknown-method": ("params.index.json", _params(method="x")),
+        "vocab-null-id": ("vocab.index.json", b'{"cat": null}'),
+        "vocab-text-id": ("vocab.index.json", b'{"cat": "x"}'),
+        "vocab-huge-id": ("vocab.index.json", b'{"cat": 1000000000000000000000000000000}'),
+        "vocab-id-past-the-end": ("vocab.index.json", b'{"cat": 1000000}'),
+    }
 
-    monkeypatch.setattr(socket, "gethostname", lambda: "lab box/7.example")
-    assert atomic._host() == "labbox7example"
-    out = tmp_path / "v.parquet"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    killed = tmp_path / (atomic._temp_prefix(out).replace(f"-{os.getpid()}-", f"-{dead}-") + "x.parquet.tmp")
-    killed.write_bytes(b"half a file")
-    assert "labbox7example" in killed.name and atomic.sweep_stale(out) == 1 and not killed.exists()
+
+@pytest.mark.parametrize("damage", list(_bm25_damage()))
+def test_damaged_bm25_arrays_are_refused_at_load_naming_the_file(tmp_path, damage):
+    """BM25 files of the wrong dtype, shape or content (or holding pickled objects) loaded,
+    then failed at query time with ValueError, TypeError, IndexError or a ufunc error."""
+    from lexdense.search import IndexError_, SearchIndex
+
+    file, content = _bm25_damage()[damage]
+    _index(tmp_path).save(tmp_path / "i")
+    (tmp_path / "i" / "gen-00001" / "bm25" / file).write_bytes(content)
+    with pytest.raises(IndexError_) as caught:
+        SearchIndex.load(tmp_path / "i")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(tmp_path / "i" / "gen-00001" / "bm25" / file)), message
+    result = CliRunner().invoke(app, ["search", str(tmp_path / "i"), "--mode", "hybrid", "cat"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and file in result.output, result.output
 
 
 def test_a_filter_on_a_list_field_compares_its_json_text(tmp_path):
