@@ -43,7 +43,7 @@ def statistics(text: str) -> dict[str, dict]:
     current = None
     phase = None
     for line in text.splitlines():
-        header = re.match(r"^(\S+::test_\w+):\s*$", line)
+        header = re.match(r"^(\S+::test_\w+(?:\[[^\]]*\])?):\s*$", line)
         if header:
             current, phase = header.group(1).split("::")[-1], None
             continue
@@ -61,6 +61,12 @@ def statistics(text: str) -> dict[str, dict]:
         if stop:
             found.setdefault(current, {})["stopped_because"] = stop.group(1).strip()
     return found
+
+
+def entry_point(test: str) -> str:
+    """A test's entry point: its name less ``test_fuzz_``, a parameter joined with ``_``
+    (``test_fuzz_reader[csv]`` is ``reader_csv``), as tests/test_fuzz.py's ``ran`` counts it."""
+    return re.sub(r"\[(.*)\]$", r"_\1", test.removeprefix("test_fuzz_"))
 
 
 def failures_of(case: ElementTree.Element) -> tuple[int, list[str]]:
@@ -114,7 +120,7 @@ def main(argv=None) -> dict:
             name = case.get("name")
             if not name.startswith("test_fuzz_"):
                 continue
-            entry = name.removeprefix("test_fuzz_")
+            entry = entry_point(name)
             failures, errors = failures_of(case)
             skipped = case.find("skipped") is not None
             entries[entry] = {

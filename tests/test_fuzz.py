@@ -71,9 +71,10 @@ fuzz_cli = settings.get_profile("lexdense-fuzz-cli")
 RUNS: Counter = Counter()  # cases run per entry point (Hypothesis replays and shrinks count too)
 
 
-def ran() -> None:
-    """Count one case of the calling test (entry point: its name less ``test_fuzz_``)."""
-    RUNS[sys._getframe(1).f_code.co_name.removeprefix("test_fuzz_")] += 1
+def ran(entry: str | None = None) -> None:
+    """Count one case of the calling test's entry point: ``entry`` (a parametrized test names
+    one per parameter), else the test's name less ``test_fuzz_``."""
+    RUNS[entry or sys._getframe(1).f_code.co_name.removeprefix("test_fuzz_")] += 1
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -473,26 +474,16 @@ def test_fuzz_reader_jsonl(workdir, data, rows, size, suffix):
         check_batches_do_not_matter(path, tables, field)
 
 
+@pytest.mark.parametrize("suffix, delimiter", [(".csv", ","), (".tsv", "\t")], ids=["csv", "tsv"])
 @fuzz
 @given(data=st.data(), rows=batch_rows, size=batch_bytes)
-def test_fuzz_reader_csv(workdir, data, rows, size):
-    ran()
+def test_fuzz_reader(workdir, suffix, delimiter, data, rows, size):
+    """The delimited readers (entry points reader_csv and reader_tsv)."""
+    ran(f"reader_{suffix[1:]}")
     field = data.draw(text_fields, label="text_field")
-    content = data.draw(csv_files(",", field), label="content")
+    content = data.draw(csv_files(delimiter, field), label="content")
     with case_dir(workdir) as d:
-        path = d / "c.csv"
-        path.write_bytes(content)
-        check_batches_do_not_matter(path, read(path, text_field=field, batch_rows=rows, batch_bytes=size), field)
-
-
-@fuzz
-@given(data=st.data(), rows=batch_rows, size=batch_bytes)
-def test_fuzz_reader_tsv(workdir, data, rows, size):
-    ran()
-    field = data.draw(text_fields, label="text_field")
-    content = data.draw(csv_files("\t", field), label="content")
-    with case_dir(workdir) as d:
-        path = d / "c.tsv"
+        path = d / f"c{suffix}"
         path.write_bytes(content)
         check_batches_do_not_matter(path, read(path, text_field=field, batch_rows=rows, batch_bytes=size), field)
 
