@@ -1,9 +1,11 @@
 """lexdense: fast lexical-dense text embeddings on CPUs."""
 
+from lexdense.errors import LexDenseError, NotFittedError
+from lexdense.extras import MissingExtraError
 from lexdense.model import LexDense, ModelFileError
 
 __version__ = "0.1.0"
-__all__ = ["LexDense", "ModelFileError", "distill", "__version__"]
+__all__ = ["LexDense", "LexDenseError", "MissingExtraError", "ModelFileError", "NotFittedError", "distill", "__version__"]
 
 
 def distill(*args, **kwargs):

@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from lexdense.errors import NotFittedError
 from lexdense.model import as_encoder, unit_rows
 
 METHODS = ("knn", "iforest", "lof", "ecod", "pca")
@@ -70,7 +71,7 @@ class TfidfLsa:
 
     def encode(self, texts, **_) -> np.ndarray:
         if self.svd is None:
-            raise ValueError("TfidfLsa needs fit(texts) first")
+            raise NotFittedError("this TfidfLsa is not fitted: call fit() first")
         return self.svd.transform(self.tfidf.transform(list(texts)))
 
 
@@ -155,6 +156,9 @@ class AnomalyDetector:
         return _unit(vectors)
 
     def fit(self, texts=None, vectors=None) -> "AnomalyDetector":
+        from lexdense.extras import require
+
+        require("anomaly", "anomaly detection")
         x = self._vectors(texts, vectors)
         if len(x) < 10:
             raise ValueError(f"need at least 10 documents to fit a detector, got {len(x)}")
@@ -178,7 +182,7 @@ class AnomalyDetector:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "decision_scores_"):
-            raise ValueError("call fit first")
+            raise NotFittedError("this AnomalyDetector is not fitted: call fit() first")
 
 
 def complete_row(known: np.ndarray, observed: dict[int, float], rank: int = 1) -> np.ndarray:

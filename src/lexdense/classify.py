@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from lexdense.errors import LexDenseError, NotFittedError
 from lexdense.io.atomic import atomic_directory
 
 FORMAT = "lexdense-classifier"
 KINDS = ("logreg", "mlp")
 
 
-class ClassifierFileError(ValueError):
+class ClassifierFileError(LexDenseError, ValueError):
     """A directory is not a usable lexdense classifier."""
 
 
@@ -74,6 +75,9 @@ class EmbeddingClassifier:
 
     def fit(self, texts: Sequence[str] | None = None, labels: Sequence | None = None,
             vectors: np.ndarray | None = None) -> "EmbeddingClassifier":
+        from lexdense.extras import require
+
+        require("classify", "training a classifier")
         if labels is None:
             raise ValueError("labels are required")
         x = self._vectors(texts, vectors)
@@ -105,7 +109,7 @@ class EmbeddingClassifier:
 
     def decision_function(self, texts=None, vectors=None) -> np.ndarray:
         if self.classes_ is None:
-            raise ValueError("classifier is not fitted")
+            raise NotFittedError("this EmbeddingClassifier is not fitted: call fit() or load() first")
         h = self._vectors(texts, vectors)
         for i, (weight, bias) in enumerate(self.layers):
             h = h @ weight + bias
@@ -131,7 +135,7 @@ class EmbeddingClassifier:
         from safetensors.numpy import save_file
 
         if self.classes_ is None:
-            raise ValueError("classifier is not fitted")
+            raise NotFittedError("this EmbeddingClassifier is not fitted: call fit() or load() first")
         path = Path(path)
         with atomic_directory(path, "classifier", overwrite,
                               recognize=lambda p: (p / "classifier.json").is_file()) as tmp:

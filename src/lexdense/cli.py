@@ -65,16 +65,33 @@ def _claim_directory(out: Path) -> None:
     _CLAIMS.get().enter_context(exclusive_lock(out))
 
 
+# The extra each command needs beyond the core install (pyproject.toml's optional-dependencies).
+COMMAND_EXTRAS = {"distill": "train", "evaluate_command": "eval", "index_command": "search", "search": "search",
+                  "classify_train": "classify", "dedup": "search", "topics": "topics", "anomalies": "anomaly",
+                  "discover": "topics", "explain": "explain", "serve": "serve"}
+
+
 def _guarded(function, *args, **kwargs):
     """Run a command; expected errors (bad input, bad files) become one line, not a traceback."""
+    from lexdense.classify import ClassifierFileError
+    from lexdense.errors import LexDenseError
+    from lexdense.extras import extra_for, require
     from lexdense.io.datasets import DatasetUnavailable
     from lexdense.io.readers import CorpusError
     from lexdense.model import ModelFileError
-    from lexdense.classify import ClassifierFileError
     from lexdense.search import IndexError_
 
     try:
+        if function.__name__ in COMMAND_EXTRAS:  # before any work: a missing extra leaves nothing behind
+            require(COMMAND_EXTRAS[function.__name__], f"'lexdense {function.__name__.removesuffix('_command')}'")
         return function(*args, **kwargs)
+    except LexDenseError as exc:
+        _fail(str(exc))
+    except ImportError as exc:  # an optional dependency of this command is not installed
+        extra = extra_for(exc)
+        if extra is None:
+            raise
+        _fail(f"this command needs {exc.name}, which is not installed: pip install 'lexdense[{extra}]'")
     except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ClassifierFileError, ValueError, TypeError,
             FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         _fail(str(exc))
@@ -260,7 +277,6 @@ def evaluate_command(
         if unknown:
             raise ValueError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
                              f"or one of {', '.join(TASKS)}")
-    import json
 
     from lexdense.eval import read_reuse
 
@@ -549,9 +565,7 @@ def dedup(
     _claim_output(out, [input])
 
     import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
-
     from rich.markup import escape
 
     from lexdense.dedup import near_duplicates
@@ -625,9 +639,8 @@ def topics(
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     from lexdense.io.atomic import atomic_file, write_json
     from lexdense.labels import KeywordTopics
@@ -673,7 +686,6 @@ def topics(
 
 def _read_corpus(input: Path, text_field: str):
     """All texts and the metadata table of a corpus file (for jobs that need it whole)."""
-    import pyarrow as pa
 
     texts, metas = [], []
     for batch, meta in _corpus_batches(input, text_field):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lexdense.errors import NotFittedError
 from lexdense.model import as_encoder, unit_rows
 
 
@@ -75,6 +76,9 @@ class TopicDiscovery:
                          random_state=self.seed, n_jobs=1).fit_transform(x)
 
     def fit(self, texts: Sequence[str] | None = None, vectors: np.ndarray | None = None) -> "TopicDiscovery":
+        from lexdense.extras import require
+
+        require("topics", "topic discovery")
         from sklearn.cluster import HDBSCAN
 
         x = self._vectors(texts, vectors)
@@ -178,7 +182,7 @@ class TopicDiscovery:
     def transform(self, texts=None, vectors=None) -> np.ndarray:
         """Topic of new documents: the most similar topic vector, -1 below ``floor``."""
         if not hasattr(self, "topic_vectors_"):
-            raise ValueError("call fit first")
+            raise NotFittedError("this TopicDiscovery is not fitted: call fit() first")
         x = self._vectors(texts, vectors)
         sims = x @ self.topic_vectors_.T
         best = sims.argmax(axis=1)

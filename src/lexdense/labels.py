@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from lexdense.errors import NotFittedError
 from lexdense.model import as_encoder, unit_rows
 
 
@@ -54,12 +55,20 @@ class KeywordTopics:
             raise ValueError(f"abstain must be in [0, 1), got {abstain}")
         self.keywords = cleaned
         self.labels = list(cleaned)
-        self.model = as_encoder(model)
+        self.model_spec = model  # resolved at first use: nothing is loaded or embedded before fit
+        self._encoder = None
         self.iterations, self.seed_share, self.min_seeds = int(iterations), float(seed_share), int(min_seeds)
         self.keyword_weight, self.abstain, self.C, self.seed = float(keyword_weight), float(abstain), float(C), seed
-        self._embed_keywords()
+
+    @property
+    def model(self):
+        if self._encoder is None:
+            self._encoder = as_encoder(self.model_spec)
+        return self._encoder
 
     def _embed_keywords(self) -> None:
+        if hasattr(self, "keyword_label_vectors"):
+            return
         flat = [w for words in self.keywords.values() for w in words]
         vectors = unit_rows(self.model.encode(flat))
         self.keyword_owner = np.repeat(np.arange(len(self.labels)), [len(w) for w in self.keywords.values()])
@@ -85,11 +94,16 @@ class KeywordTopics:
 
     def keyword_scores(self, texts=None, vectors=None) -> np.ndarray:
         """Baseline without refinement: cosine of each document to each label's keyword mean."""
+        self._embed_keywords()
         return self._doc_vectors(texts, vectors) @ self.keyword_label_vectors.T
 
     def fit(self, texts: Sequence[str] | None = None, vectors: np.ndarray | None = None) -> "KeywordTopics":
+        from lexdense.extras import require
+
+        require("topics", "keyword topics")
         from sklearn.linear_model import LogisticRegression
 
+        self._embed_keywords()
         docs = self._doc_vectors(texts, vectors)
         n, n_labels = len(docs), len(self.labels)
         if n < n_labels:
@@ -128,7 +142,7 @@ class KeywordTopics:
     def predict_proba(self, texts=None, vectors=None) -> np.ndarray:
         """(n, labels) probabilities, columns in ``self.labels`` order."""
         if not hasattr(self, "classifier_"):
-            raise ValueError("call fit first")
+            raise NotFittedError("this KeywordTopics is not fitted: call fit() first")
         docs = self._doc_vectors(texts, vectors)
         proba = np.zeros((len(docs), len(self.labels)), np.float64)
         proba[:, self.classes_index_] = self.classifier_.predict_proba(docs)
@@ -148,7 +162,7 @@ class KeywordTopics:
         the label's documents it pulls hardest (its most similar keyword), whether another
         label's vector is closer to it, and its ``top`` most similar documents (row numbers)."""
         if not hasattr(self, "label_vectors_"):
-            raise ValueError("call fit first")
+            raise NotFittedError("this KeywordTopics is not fitted: call fit() first")
         docs = self.train_vectors_
         assigned = np.asarray(self.predict_proba(vectors=docs).argmax(axis=1))
         keyword_doc = docs @ self.keyword_vectors.T  # (n, keywords)

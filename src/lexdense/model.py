@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lexdense.errors import LexDenseError
 from lexdense.io.atomic import atomic_directory
 from lexdense.text.featurizer import Featurizer, check_texts
 
@@ -20,7 +21,7 @@ PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
 SHIPPED_MODELS_DIR = Path(__file__).parent / "models"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(LexDenseError, ValueError):
     """A model directory is missing, corrupt or not a lexdense model."""
 
 

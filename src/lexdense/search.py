@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lexdense.errors import LexDenseError
 from lexdense.io.atomic import atomic_file, write_json
 from lexdense.io.readers import as_text, concat_tables
 from lexdense.messages import one_line
@@ -40,7 +41,7 @@ VERSION = 1
 RRF_K = 60
 
 
-class IndexError_(ValueError):
+class IndexError_(LexDenseError, ValueError):
     """A directory is not a usable lexdense index (missing or corrupt files)."""
 
 

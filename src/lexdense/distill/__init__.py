@@ -104,7 +104,6 @@ def distill(
 
     from lexdense.distill import teacher as teacher_io
     from lexdense.distill import trainer
-
     from lexdense.distill.trainer import LOSSES
 
     if loss not in LOSSES:

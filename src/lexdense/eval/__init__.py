@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-
 from pathlib import Path
 
 import numpy as np

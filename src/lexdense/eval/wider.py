@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # for annotations only: lexdense.eval.tasks imports this module
-    from lexdense.eval.tasks import Classification, Clustering, PairClassification, Retrieval
+    from lexdense.eval.tasks import (
+        Classification,
+        Clustering,
+        PairClassification,
+        Retrieval,
+    )
 
 
 def _t():

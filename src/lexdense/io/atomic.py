@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from lexdense.errors import LexDenseError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -121,7 +123,7 @@ MARKER = ".lexdense-output"
 _HELD: dict[str, int] = {}
 
 
-class LockedError(ValueError):
+class LockedError(LexDenseError, ValueError):
     """Another process is writing the same output."""
 
 
@@ -172,7 +174,7 @@ def exclusive_lock(path: str | os.PathLike):
         os.close(fd)
 
 
-class OutputExistsError(ValueError):
+class OutputExistsError(LexDenseError, ValueError):
     """An output path holds something lexdense did not write; the message says what to do."""
 
 

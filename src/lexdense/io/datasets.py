@@ -16,10 +16,12 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from lexdense.errors import LexDenseError
+
 csv.field_size_limit(1 << 30)
 
 
-class DatasetUnavailable(RuntimeError):
+class DatasetUnavailable(LexDenseError, RuntimeError):
     """A packaged dataset is not installed."""
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lexdense.errors import LexDenseError
 from lexdense.messages import one_line, shown
 
 FORMATS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
@@ -33,7 +34,7 @@ if hasattr(pa, "string_view"):
     _STRING_TYPES[pa.string_view()] = pa.binary_view()
 
 
-class CorpusError(ValueError):
+class CorpusError(LexDenseError, ValueError):
     """The input file cannot be read as a corpus; the message (one line) says why."""
 
 
