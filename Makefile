@@ -1,7 +1,7 @@
 # make demo   set up and run the demo on bundled data
 # make test   set up and run the test suite
 # make data   fetch the offline text sources of docs/data.md into .cache/data (about 1 minute)
-# make model  reproduce the shipped lexdense-base model (about 60 minutes on 2 cores; see models/MODEL_CARD.md)
+# make model  reproduce the shipped lexdense-base model (2-5 hours on 2 cores, by CPU; see models/MODEL_CARD.md)
 # make bench  speed, quality, memory, eval and workflow benchmarks, then README figures (not in CI)
 PYTHON ?= python3
 VENV := .venv
@@ -43,7 +43,7 @@ test: $(STAMP) $(DATA_STAMP)
 	$(PY) -m pytest
 
 model: $(STAMP) $(DATA_STAMP)
-	@echo "rebuilding lexdense-base from scratch on 2 cores: teacher labelling of 549,558 passages took 94 minutes (3 sittings, cores shared with tests), training 15-42 minutes (resumable: run it again after a kill; --labels-only splits the labelling)"
+	@echo "rebuilding lexdense-base from scratch on 2 cores: teacher labelling of 549,558 passages took 94 minutes on a CPU with native bfloat16 (AVX-512 BF16) and needs about 3-5 hours on an AVX2-only CPU (float32 teacher, 32-60 texts/s; see models/MODEL_CARD.md); training 15-42 minutes. Resumable: run it again after a kill; 'python models/recipe.py --labels-only' splits the labelling into sittings"
 	$(PY) models/recipe.py
 	$(PY) benchmarks/report.py
 	@echo "figures in the card come from benchmarks/results: run 'make bench' to refresh them for the new model"

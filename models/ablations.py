@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "models" / "ablations.json"
 
 BASE = dict(n_words=32000, n_bigrams=0, oov_rate=0.15, loss="cosine", d_hidden=256, teacher_words=True,
-            teacher_precision="bfloat16")
+            teacher_precision="auto")
 VARIANTS = {
     "base recipe": {},
     "loss: cosine + in-batch contrastive (InfoNCE, 0.1)": {"loss": "cosine+contrastive"},

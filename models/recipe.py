@@ -140,7 +140,8 @@ def main() -> None:
     parser.add_argument("--name", default="lexdense-base")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "lexdense",
                         help="teacher vectors cache (an empty one measures a run from scratch)")
-    parser.add_argument("--teacher-precision", default="bfloat16", choices=("float32", "bfloat16"))
+    parser.add_argument("--teacher-precision", default="auto", choices=("auto", "float32", "bfloat16"),
+                        help="auto: bfloat16 on CPUs with native bfloat16 (AVX-512 BF16, AMX), else float32")
     parser.add_argument("--whiten", type=float, default=0.5,
                         help="fold centring and partial whitening (alpha) into the output layer; -1: none")
     parser.add_argument("--from-model", type=Path, help="skip training: post-process and save this model")
@@ -151,6 +152,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from lexdense.distill import distill
+    from lexdense.distill.teacher import resolve_precision
 
     documents, counts = corpus(long=not args.no_long)
     print(f"recipe: {len(documents):,} passages: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
@@ -179,7 +181,7 @@ def main() -> None:
         print(f"labelled {len(documents):,} passages in {seconds:.0f} s", flush=True)
         log = json.loads(sittings.read_text()) if sittings.is_file() else []
         log.append({"date": time.strftime("%Y-%m-%d %H:%M"), "passages": len(documents), "seconds": round(seconds),
-                    "precision": args.teacher_precision})
+                    "precision": resolve_precision(args.teacher_precision)})
         sittings.write_text(json.dumps(log, indent=1))
         return
     model.config["corpus"] = {"documents_per_source": counts, "sha256_16": digest}

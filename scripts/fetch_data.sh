@@ -31,7 +31,11 @@ if ! have bigbench/benchmark_tasks; then
 import hashlib, re, sys, urllib.parse, urllib.request
 index = "https://pypi.org/simple/bigbench/"
 page = urllib.request.urlopen(index, timeout=60).read().decode("utf-8", "replace")
-href = next(h for h in re.findall(r'href="([^"]+)"', page) if "bigbench-1.0.0.tar.gz" in h)
+href = next((h for h in re.findall(r'href="([^"]+)"', page) if "bigbench-1.0.0.tar.gz" in h), None)
+if href is None:  # seen 2026-12-07: the index lists only 0.0.1, which carries no task data
+    print("  bigbench-1.0.0.tar.gz is not on the package index any more (it lists only 0.0.1, without data)",
+          file=sys.stderr)
+    sys.exit(1)
 url, _, fragment = urllib.parse.urljoin(index, href).partition("#")
 target = f"{sys.argv[1]}/bigbench-1.0.0.tar.gz"
 digest = hashlib.sha256()

@@ -279,3 +279,18 @@ def test_lexdense_distill_stays_callable_after_its_submodules_are_imported():
     importlib.import_module("lexdense.distill.trainer")
     with pytest.raises(ValueError, match="corpus is empty"):
         lexdense.distill("sentence-transformers/all-MiniLM-L6-v2", [])
+
+
+def test_teacher_precision_auto_takes_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    from lexdense.distill import teacher
+
+    assert teacher.bfloat16_is_fast("flags : fpu avx avx2 fma") is False
+    assert teacher.bfloat16_is_fast("flags : fpu avx2 avx512f avx512_bf16") is True
+    assert teacher.bfloat16_is_fast("flags : fpu amx_bf16 amx_tile") is True
+    monkeypatch.setattr(teacher, "bfloat16_is_fast", lambda cpuinfo=None: False)
+    assert teacher.resolve_precision("auto") == "float32"
+    monkeypatch.setattr(teacher, "bfloat16_is_fast", lambda cpuinfo=None: True)
+    assert teacher.resolve_precision("auto") == "bfloat16"
+    assert teacher.resolve_precision("float32") == "float32"
+    with pytest.raises(ValueError, match="unknown teacher precision 'int4'"):
+        teacher.resolve_precision("int4")

@@ -92,8 +92,9 @@ def distill(
     :param teacher_model: an already loaded teacher (anything with ``encode``), for tests.
     :param teacher_words: also keep every whole word of the teacher's tokenizer vocabulary
         (names, numbers and words the corpus lacks start from the teacher's own vector).
-    :param teacher_precision: float32, or bfloat16 (CPU autocast; ~1.7x faster labelling,
-        cached apart from float32 vectors).
+    :param teacher_precision: float32, bfloat16 (CPU autocast; ~1.7x faster labelling on
+        CPUs with native bfloat16, several times slower elsewhere; cached apart from float32
+        vectors), or auto (bfloat16 only where the CPU has it natively).
     :param d_out: keep only the teacher's first ``d_out`` principal components as targets
         (None: all); a smaller output layer, and truncate_dim's order is kept.
     :param feature_weights: learn a weight per feature beside its row (a trainable IDF).
@@ -121,6 +122,7 @@ def distill(
     started = time.perf_counter()
     report = _Reporter(show_progress)
 
+    teacher_precision = teacher_io.resolve_precision(teacher_precision)
     teacher_obj = (teacher_model if teacher_model is not None
                    else teacher_io.load_teacher(teacher, teacher_precision))
     cache_key = teacher_io.cache_name(teacher, teacher_precision)
