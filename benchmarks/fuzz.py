@@ -87,6 +87,19 @@ def failures_of(case: ElementTree.Element) -> tuple[int, list[str]]:
     return (int(many.group(1)) if many else 1), errors[:25]
 
 
+def source_commit() -> str | None:
+    """The commit the fuzzed code is (with "+changes" when the tree differs from it), so a
+    result says what it is about; None outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "tests"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000, help="cases per reader entry point")
@@ -96,6 +109,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--timeout", type=float, default=None, help="stop the run after this many seconds")
     args = parser.parse_args(argv)
 
+    commit = source_commit()  # before the run: the tree may change while it runs
     with tempfile.TemporaryDirectory() as tmp:
         counts_file, junit = Path(tmp) / "runs.json", Path(tmp) / "junit.xml"
         env = {**os.environ, "LEXDENSE_FUZZ_EXAMPLES": str(args.examples),
@@ -134,6 +148,7 @@ def main(argv=None) -> dict:
             }
     report = {
         "command": " ".join(["python", "benchmarks/fuzz.py"] + (argv if argv is not None else sys.argv[1:])),
+        "commit": commit,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "pytest_exit_code": code,
         "wall_seconds": round(wall, 1),

@@ -34,7 +34,6 @@ import os
 import shlex
 import shutil
 import sys
-import traceback
 from collections import Counter
 from contextlib import contextmanager
 from decimal import Decimal
@@ -662,10 +661,21 @@ def undocumented(exc: BaseException) -> bool:
     purpose: a library or built-in failure (numpy, sklearn, pyarrow, json, a KeyError...)."""
     if isinstance(exc, DOCUMENTED) or type(exc).__module__.startswith("lexdense"):
         return False
-    frames = traceback.extract_tb(exc.__traceback__)
-    last = frames[-1] if frames else None
-    return not (last and str(Path(last.filename).resolve()).startswith(LEXDENSE_SOURCE)
-                and (last.line or "").lstrip().startswith("raise"))
+    last = exc.__traceback__
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    return not (last is not None and str(Path(last.tb_frame.f_code.co_filename).resolve()).startswith(LEXDENSE_SOURCE)
+                and _stopped_at_raise(last))
+
+
+def _stopped_at_raise(entry) -> bool:
+    """Whether a traceback entry's frame stopped at a ``raise`` statement, read from the code
+    that ran (its bytecode), not from the source file: that may have changed since it was
+    imported (an edit during a long fuzzing run), and its line numbers with it."""
+    import dis
+
+    return any(instruction.offset == entry.tb_lasti and instruction.opname == "RAISE_VARARGS"
+               for instruction in dis.get_instructions(entry.tb_frame.f_code))
 
 
 def invoke(args, allowed: tuple = ()):
