@@ -2,6 +2,7 @@
 # make test   set up and run the test suite
 # make data   fetch the offline text sources of docs/data.md into .cache/data (about 1 minute)
 # make model  reproduce the shipped lexdense-base model (2-5 hours on 2 cores, by CPU; see models/MODEL_CARD.md)
+# make lint   ruff and mypy (make test runs them first)
 # make bench  speed, quality, memory, eval and workflow benchmarks, then README figures (not in CI)
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 POTION := .cache/potion-base-8M
 
-.PHONY: demo test model bench bench-workflows setup clean data
+.PHONY: demo test lint model bench bench-workflows setup clean data
 
 DATA_STAMP := .cache/data/.fetched
 
@@ -39,7 +40,12 @@ $(DATA_STAMP): scripts/fetch_data.sh | $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lexdense demo
 
-test: $(STAMP) $(DATA_STAMP)
+# ruff (pyflakes, pycodestyle, import order, pyupgrade, bugbear) and mypy on the public API
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks models
+	$(VENV)/bin/mypy
+
+test: $(STAMP) $(DATA_STAMP) lint
 	$(PY) -m pytest
 
 model: $(STAMP) $(DATA_STAMP)

@@ -92,7 +92,8 @@ def minhash_groups(texts: list[str], threshold: float, signatures=None):
     for i, m in enumerate(signatures):
         for j in lsh.query(m):
             if j > i and m.jaccard(signatures[j]) >= threshold:
-                a.append(i); b.append(j)
+                a.append(i)
+                b.append(j)
     n = len(texts)
     _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
     return component, signatures

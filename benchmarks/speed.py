@@ -49,8 +49,8 @@ def timed(function, texts: list[str], limit: int | None = None, repeats: int = 2
 
 def profile_lexdense(model, texts: list[str]) -> dict:
     """Split lexdense's time into packing (Python), the compiled gather-sum, and the MLP."""
-    from lexdense.text.featurizer import pack
     from lexdense.text import kernels
+    from lexdense.text.featurizer import pack
 
     f = model.featurizer
     stages = {"pack_utf8_s": 0.0, "featurize_gather_sum_s": 0.0, "dense_layers_s": 0.0}

@@ -66,10 +66,9 @@ def main() -> None:
                         help="only the post-processing rows, applied to this (full recipe) model")
     args = parser.parse_args()
 
-    from recipe import corpus
-
     from lexdense.distill import distill
     from lexdense.distill.postprocess import fold_affine
+    from recipe import corpus
 
     rows = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     wanted = lambda name: not args.only or name in args.only  # noqa: E731

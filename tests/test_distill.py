@@ -3,8 +3,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lexdense.distill import distill, passages  # noqa: E402
-from lexdense.distill import trainer  # noqa: E402
+from lexdense.distill import (  # noqa: E402
+    distill,
+    passages,
+    trainer,  # noqa: E402
+)
 from lexdense.distill.teacher import teacher_embeddings  # noqa: E402
 from lexdense.distill.vocabulary import mine_vocabulary  # noqa: E402
 from lexdense.model import LexDense  # noqa: E402

@@ -5,10 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import VOCAB
 from lexdense.text import kernels
 from lexdense.text.featurizer import Featurizer, hash_strings, pack, words
-
-from conftest import VOCAB
 
 
 def fnv1a(data: bytes) -> int:

@@ -5,9 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lexdense import LexDense, ModelFileError
-
 from conftest import make_model
+from lexdense import LexDense, ModelFileError
 
 
 def test_single_string_gives_one_vector(tiny_model):

@@ -57,9 +57,9 @@ def test_retrieval_metrics_match_mteb_evaluator():
 
 
 def test_fewshot_undersampling_matches_mteb():
-    import datasets
     from types import SimpleNamespace
 
+    import datasets
     from mteb.abstasks.classification import AbsTaskClassification
 
     from lexdense.eval.tasks import mteb_undersample

@@ -234,7 +234,7 @@ def test_a_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path):
     from lexdense.io.readers import Reader
 
     path = tmp_path / "excel.csv"
-    path.write_bytes("\ufefftext,id\nhello world,1\n".encode("utf-8"))
+    path.write_bytes("\ufefftext,id\nhello world,1\n".encode())
     table = next(iter(Reader(path)))
     assert table.column("text").to_pylist() == ["hello world"] and table.column("id").to_pylist() == ["1"]
 
@@ -249,7 +249,6 @@ def test_classify_train_into_the_current_directory_is_one_line(tmp_path, monkeyp
 
 @pytest.mark.parametrize("precision", ["int8", "uint8"])
 def test_an_empty_text_is_the_zero_vector_in_every_precision(precision):
-    import numpy as np
 
     model = LexDense.load("lexdense-base")
     vectors = model.encode(["", "a real sentence about markets"], precision=precision)

@@ -13,12 +13,11 @@ PyOD attributes after ``fit``: ``decision_scores_``, ``threshold_``, ``labels_``
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from lexdense.errors import NotFittedError
 from lexdense.model import as_encoder, unit_rows
+from lexdense.workflow import DEFAULT_MODEL, Workflow
 
 METHODS = ("knn", "iforest", "lof", "ecod", "pca")
 
@@ -60,7 +59,7 @@ class TfidfLsa:
         self.dims = dims
         self.svd = None
 
-    def fit(self, texts) -> "TfidfLsa":
+    def fit(self, texts) -> TfidfLsa:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -79,7 +78,7 @@ MATRIX_FILE = "anomaly_matrix.json"
 
 
 def select_pair(train_normal: list[str], test_texts: list[str], test_labels, budget: int = 3, seed: int = 0,
-                model="lexdense-base", matrix: dict | None = None) -> dict:
+                model=DEFAULT_MODEL, matrix: dict | None = None) -> dict:
     """Pick an (embedding, detector) pair for a new dataset from ``budget`` measured cells.
 
     The cells are lexdense-base and TF-IDF-LSA with each shallow detector; ``budget`` of
@@ -123,53 +122,36 @@ def select_pair(train_normal: list[str], test_texts: list[str], test_labels, bud
     return {"choice": best["cell"], "rank": rank, "cells": table, "holdout": held}
 
 
-class AnomalyDetector:
+class AnomalyDetector(Workflow):
     """PyOD-style detector over texts (embedded with ``model``) or precomputed vectors."""
 
-    def __init__(self, method: str = "knn", contamination: float = 0.1, model="lexdense-base", seed: int = 0,
+    def __init__(self, method: str = "knn", contamination: float = 0.1, model=DEFAULT_MODEL, seed: int = 0,
                  **params):
         if not 0 < contamination <= 0.5:
             raise ValueError(f"contamination must be in (0, 0.5], got {contamination}")
         self.method, self.contamination, self.seed, self.params = method, float(contamination), seed, params
-        self.detector_ = make_detector(method, contamination, seed, **params)  # validates the name early
-        self._model_spec = model
-        self._model = None if isinstance(model, (str, os.PathLike)) else model
-
-    @property
-    def model(self):
-        if self._model is None:
-            if self._model_spec is None:
-                raise ValueError("this detector has no embedding model: pass vectors=")
-            self._model = as_encoder(self._model_spec)
-        return self._model
+        make_detector(method, contamination, seed, **params)  # validates the name and settings early
+        self._set_model(model)
 
     def _vectors(self, texts, vectors) -> np.ndarray:
-        if vectors is None:
-            if texts is None:
-                raise ValueError("pass texts or vectors")
-            if isinstance(texts, str):
-                raise TypeError("expected a list of texts, got one string")
-            vectors = self.model.encode(list(texts))
-        vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or not len(vectors):
-            raise ValueError(f"expected a non-empty (n, dim) matrix, got shape {vectors.shape}")
-        return _unit(vectors)
+        return self._embed(texts, vectors)
 
-    def fit(self, texts=None, vectors=None) -> "AnomalyDetector":
+    def fit(self, texts=None, y=None, *, vectors=None) -> AnomalyDetector:
+        """Fit on normal ``texts`` (or ``vectors=``); ``y`` is ignored (unsupervised)."""
         from lexdense.extras import require
 
         require("anomaly", "anomaly detection")
         x = self._vectors(texts, vectors)
         if len(x) < 10:
             raise ValueError(f"need at least 10 documents to fit a detector, got {len(x)}")
-        self.detector_.fit(x)
+        self.detector_ = make_detector(self.method, self.contamination, self.seed, **self.params).fit(x)
         self.decision_scores_ = np.asarray(self.detector_.decision_scores_)
         self.threshold_ = float(self.detector_.threshold_)
         self.labels_ = np.asarray(self.detector_.labels_)
         return self
 
     def decision_function(self, texts=None, vectors=None) -> np.ndarray:
-        self._check_fitted()
+        self._check_fitted("decision_scores_")
         return np.asarray(self.detector_.decision_function(self._vectors(texts, vectors)))
 
     def predict(self, texts=None, vectors=None) -> np.ndarray:
@@ -177,12 +159,8 @@ class AnomalyDetector:
 
     def predict_proba(self, texts=None, vectors=None) -> np.ndarray:
         """PyOD's linear method: scores min-max scaled by the training scores, clipped to [0, 1]."""
-        self._check_fitted()
+        self._check_fitted("decision_scores_")
         return np.asarray(self.detector_.predict_proba(self._vectors(texts, vectors), method="linear"))
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "decision_scores_"):
-            raise NotFittedError("this AnomalyDetector is not fitted: call fit() first")
 
 
 def complete_row(known: np.ndarray, observed: dict[int, float], rank: int = 1) -> np.ndarray:

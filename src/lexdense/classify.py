@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lexdense.errors import LexDenseError, NotFittedError
+from lexdense.errors import LexDenseError
 from lexdense.io.atomic import atomic_directory
+from lexdense.workflow import DEFAULT_MODEL, Workflow
 
 FORMAT = "lexdense-classifier"
 KINDS = ("logreg", "mlp")
@@ -36,7 +37,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class EmbeddingClassifier:
+class EmbeddingClassifier(Workflow):
     """Logistic regression or a one-hidden-layer ReLU MLP on embeddings.
 
     :param model: embedder name/directory or object with ``encode``; ``None`` when you pass
@@ -44,40 +45,23 @@ class EmbeddingClassifier:
     :param kind: "logreg" (multinomial, L2, ``C``) or "mlp" (``hidden`` ReLU units, early stopping).
     """
 
-    def __init__(self, model="lexdense-base", kind: str = "logreg", C: float = 10.0, hidden: int = 256,
+    def __init__(self, model=DEFAULT_MODEL, kind: str = "logreg", C: float = 10.0, hidden: int = 256,
                  max_iter: int = 1000, seed: int = 0):
         if kind not in KINDS:
             raise ValueError(f"unknown kind '{kind}': expected logreg or mlp")
-        self.model_name = model if isinstance(model, (str, os.PathLike)) else getattr(model, "config", {}).get("name")
-        self._model = model if not isinstance(model, (str, os.PathLike)) else None
+        self._set_model(model)
         self.kind, self.C, self.hidden, self.max_iter, self.seed = kind, float(C), int(hidden), int(max_iter), seed
-        self.classes_: np.ndarray | None = None
-        self.layers: list[tuple[np.ndarray, np.ndarray]] = []  # (weight (in, out), bias (out,))
 
-    @property
-    def model(self):
-        if self._model is None:
-            if self.model_name is None:
-                raise ValueError("this classifier has no embedding model: pass vectors=")
-            from lexdense.model import as_encoder
+    def _vectors(self, texts, vectors) -> np.ndarray:
+        return self._embed(texts, vectors, unit=False)
 
-            self._model = as_encoder(str(self.model_name))
-        return self._model
-
-    def _vectors(self, texts, vectors, batch_size: int = 4096) -> np.ndarray:
-        if vectors is not None:
-            return np.asarray(vectors, dtype=np.float32)
-        if texts is None:
-            raise ValueError("pass texts or vectors")
-        if isinstance(texts, str):
-            raise TypeError("expected a list of texts, got one string")
-        return self.model.encode(list(texts), batch_size=batch_size)
-
-    def fit(self, texts: Sequence[str] | None = None, labels: Sequence | None = None,
-            vectors: np.ndarray | None = None) -> "EmbeddingClassifier":
+    def fit(self, texts: Sequence[str] | None = None, y: Sequence | None = None, *,
+            vectors: np.ndarray | None = None, labels: Sequence | None = None) -> EmbeddingClassifier:
+        """Train on ``texts`` (or ``vectors=``) and their labels ``y`` (``labels=`` is the old name)."""
         from lexdense.extras import require
 
         require("classify", "training a classifier")
+        labels = y if y is not None else labels
         if labels is None:
             raise ValueError("labels are required")
         x = self._vectors(texts, vectors)
@@ -91,7 +75,7 @@ class EmbeddingClassifier:
 
             fitted = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(x, y)
             weight, bias = fitted.coef_.T.astype(np.float32), fitted.intercept_.astype(np.float32)
-            self.layers = [(weight, bias)]
+            self.layers_ = [(weight, bias)]
         else:
             from sklearn.neural_network import MLPClassifier
 
@@ -102,18 +86,17 @@ class EmbeddingClassifier:
             fitted = MLPClassifier(hidden_layer_sizes=(self.hidden,), activation="relu", alpha=1e-4,
                                    early_stopping=stop_early, max_iter=self.max_iter,
                                    random_state=self.seed).fit(x, y)
-            self.layers = [(w.astype(np.float32), b.astype(np.float32))
+            self.layers_ = [(w.astype(np.float32), b.astype(np.float32))
                            for w, b in zip(fitted.coefs_, fitted.intercepts_)]
         self.classes_ = np.asarray(fitted.classes_)
         return self
 
     def decision_function(self, texts=None, vectors=None) -> np.ndarray:
-        if self.classes_ is None:
-            raise NotFittedError("this EmbeddingClassifier is not fitted: call fit() or load() first")
+        self._check_fitted("classes_")
         h = self._vectors(texts, vectors)
-        for i, (weight, bias) in enumerate(self.layers):
+        for i, (weight, bias) in enumerate(self.layers_):
             h = h @ weight + bias
-            if i < len(self.layers) - 1:
+            if i < len(self.layers_) - 1:
                 np.maximum(h, 0, out=h)
         return h
 
@@ -134,24 +117,23 @@ class EmbeddingClassifier:
         if it holds an earlier classifier (or ``overwrite``)."""
         from safetensors.numpy import save_file
 
-        if self.classes_ is None:
-            raise NotFittedError("this EmbeddingClassifier is not fitted: call fit() or load() first")
+        self._check_fitted("classes_")
         path = Path(path)
         with atomic_directory(path, "classifier", overwrite,
                               recognize=lambda p: (p / "classifier.json").is_file()) as tmp:
             tensors = {}
-            for i, (weight, bias) in enumerate(self.layers):
+            for i, (weight, bias) in enumerate(self.layers_):
                 tensors[f"layer{i}.weight"] = np.ascontiguousarray(weight)
                 tensors[f"layer{i}.bias"] = np.ascontiguousarray(bias)
             save_file(tensors, str(tmp / "classifier.safetensors"))
             config = {"format": FORMAT, "version": 1, "kind": self.kind, "model": str(self.model_name)
                       if self.model_name is not None else None, "classes": [str(c) for c in self.classes_],
-                      "layers": len(self.layers), "C": self.C, "hidden": self.hidden}
+                      "layers": len(self.layers_), "C": self.C, "hidden": self.hidden}
             (tmp / "classifier.json").write_text(json.dumps(config, indent=2))
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, model=None) -> "EmbeddingClassifier":
+    def load(cls, path: str | os.PathLike, model=None) -> EmbeddingClassifier:
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -182,14 +164,14 @@ class EmbeddingClassifier:
         except (TypeError, ValueError) as exc:
             raise ClassifierFileError(f"{config_file}: damaged classifier config ({exc})") from None
         try:
-            clf.layers = [(tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"]) for i in range(config["layers"])]
+            clf.layers_ = [(tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"]) for i in range(config["layers"])]
         except KeyError as exc:
             raise ClassifierFileError(f"{weights_file}: missing tensor {exc}") from None
         clf.classes_ = np.asarray(config["classes"])
-        out = clf.layers[-1][0].shape[1]
+        out = clf.layers_[-1][0].shape[1]
         if out != (1 if len(clf.classes_) == 2 else len(clf.classes_)):
             raise ClassifierFileError(f"{weights_file}: output size {out} does not fit {len(clf.classes_)} classes")
-        for (w1, _), (w2, _) in zip(clf.layers, clf.layers[1:]):
+        for (w1, _), (w2, _) in zip(clf.layers_, clf.layers_[1:]):
             if w1.shape[1] != w2.shape[0]:
                 raise ClassifierFileError(f"{weights_file}: layer shapes do not chain")
         return clf

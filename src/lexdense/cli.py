@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextvars
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
+
+from lexdense.model import DEFAULT_MODEL
 
 app = typer.Typer(
     add_completion=False,
@@ -117,7 +119,7 @@ def embed(
     input: Path = typer.Argument(..., help="Corpus: .txt (one document a line), .jsonl, .csv, .tsv, .parquet, "
                                            "or a directory of such shards"),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file (a directory for a directory input)"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
     precision: str = typer.Option("float32", help="float32, int8, uint8, binary or ubinary"),
     truncate_dim: Optional[int] = typer.Option(None, help="Keep only the first dimensions"),
@@ -196,7 +198,7 @@ def embed(
 @app.command()
 @_guard
 def distill(
-    corpus: List[Path] = typer.Option(..., "--corpus", "-c", help="Corpus files (repeat the option)"),
+    corpus: list[Path] = typer.Option(..., "--corpus", "-c", help="Corpus files (repeat the option)"),
     out: Path = typer.Option(..., "--out", "-o", help="Output model directory"),
     teacher: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2", help="sentence-transformers id or path"),
     text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
@@ -236,7 +238,7 @@ def distill(
 
 @app.command()
 @_guard
-def info(model: str = typer.Argument("lexdense-base", help="Model name or directory")) -> None:
+def info(model: str = typer.Argument(DEFAULT_MODEL, help="Model name or directory")) -> None:
     """Show a model's settings and size."""
     import json
 
@@ -255,10 +257,10 @@ def _load_encoder(spec: str):
 @app.command("eval")
 @_guard
 def evaluate_command(
-    model: List[str] = typer.Option(["lexdense-base"], "--model", "-m",
+    model: list[str] = typer.Option([DEFAULT_MODEL], "--model", "-m",
                                     help="lexdense name/dir, st:<sentence-transformers id or path>, potion:<dir>, "
                                          "glove, tfidf, bm25 (retrieval only)"),
-    tasks: Optional[List[str]] = typer.Option(None, "--tasks", "-t", help="Task or group names: core (default), anomaly"),
+    tasks: Optional[list[str]] = typer.Option(None, "--tasks", "-t", help="Task or group names: core (default), anomaly"),
     quick: bool = typer.Option(False, help="Small subsamples (smoke test)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results here"),
     chart: Optional[Path] = typer.Option(None, "--chart", help="Write a quality-vs-throughput PNG here"),
@@ -362,7 +364,7 @@ def _corpus_batches(input: Path, text_field: str, batch_rows: int = 4096):
             progress.update(task, completed=done, rate=f"{rate:,.0f} docs/s")
 
 
-def _parse_where(where: Optional[List[str]]) -> dict:
+def _parse_where(where: Optional[list[str]]) -> dict:
     parsed: dict[str, list[str]] = {}
     for item in where or []:
         column, sep, value = item.partition("=")
@@ -379,7 +381,7 @@ def _parse_where(where: Optional[List[str]]) -> dict:
 def index_command(
     input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
     out: Path = typer.Option(..., "--out", "-o", help="Index directory"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
     add: bool = typer.Option(False, "--add", help="Add the documents to an existing index"),
     ann_threshold: int = typer.Option(20_000, help="Rows from which searches use the HNSW graph"),
@@ -409,10 +411,10 @@ def index_command(
 @_guard
 def search(
     index_dir: Path = typer.Argument(..., help="Index directory (lexdense index)"),
-    queries: List[str] = typer.Argument(..., help="One or more queries"),
+    queries: list[str] = typer.Argument(..., help="One or more queries"),
     k: int = typer.Option(10, "-k", help="Results per query"),
     mode: str = typer.Option("dense", help="dense, bm25 or hybrid"),
-    where: Optional[List[str]] = typer.Option(None, help="Metadata filter COLUMN=VALUE (repeatable)"),
+    where: Optional[list[str]] = typer.Option(None, help="Metadata filter COLUMN=VALUE (repeatable)"),
     exact: Optional[bool] = typer.Option(None, "--exact/--ann", help="Force exact or ANN search"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table"),
 ) -> None:
@@ -461,7 +463,7 @@ def classify_train(
     label_field: str = typer.Option("label", help="Field holding the label"),
     text_field: str = typer.Option("text", help="Field holding the text"),
     kind: str = typer.Option("logreg", help="logreg or mlp"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Embedding model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Embedding model name or directory"),
     c: float = typer.Option(10.0, "--C", help="Inverse L2 strength (logreg)"),
     holdout: float = typer.Option(0.1, help="Share kept out to report accuracy (0 to train on all)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out even if lexdense did not write it"),
@@ -556,7 +558,7 @@ def dedup(
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: one row per document with group and keep"),
     threshold: float = typer.Option(0.98, help="Cosine at or above which two documents are duplicates"),
     keep: str = typer.Option("first", help="Which document of a group to keep: first or longest"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text"),
     keep_list: Optional[Path] = typer.Option(None, help="Also write the kept row numbers here, one a line"),
     show: int = typer.Option(3, help="Print this many of the largest groups"),
@@ -601,7 +603,7 @@ def dedup(
         err.print(f"[bold]group {leader}[/] ({sizes[leader]} documents): {preview}", highlight=False)
 
 
-def _read_keywords(keywords_file: Optional[Path], label: Optional[List[str]]) -> dict:
+def _read_keywords(keywords_file: Optional[Path], label: Optional[list[str]]) -> dict:
     import json
 
     keywords: dict[str, list[str]] = {}
@@ -609,7 +611,7 @@ def _read_keywords(keywords_file: Optional[Path], label: Optional[List[str]]) ->
         try:
             data = json.loads(keywords_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords] ({exc.__class__.__name__})")
+            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords] ({exc.__class__.__name__})") from None
         if not isinstance(data, dict) or not all(isinstance(v, (list, str)) for v in data.values()):
             raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords]")
         keywords.update({str(k): [v] if isinstance(v, str) else [str(w) for w in v] for k, v in data.items()})
@@ -627,9 +629,9 @@ def topics(
     input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: label, confidence, probabilities"),
     keywords_file: Optional[Path] = typer.Option(None, "--keywords", "-k", help="JSON: label -> [keywords]"),
-    label: Optional[List[str]] = typer.Option(None, "--label", "-l", help="NAME=word,word (repeatable)"),
+    label: Optional[list[str]] = typer.Option(None, "--label", "-l", help="NAME=word,word (repeatable)"),
     abstain: float = typer.Option(0.0, help="Below this confidence the label is left empty"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text"),
     diagnostics: Optional[Path] = typer.Option(None, help="Write per-label keyword diagnostics (JSON) here"),
 ) -> None:
@@ -709,7 +711,7 @@ def anomalies(
     select: bool = typer.Option(False, "--select", help="Pick embedding x detector on a labelled input"),
     label_field: str = typer.Option("is_anomaly", help="With --select: field that is 1/true for anomalies"),
     budget: int = typer.Option(3, help="With --select: cells measured (the rest are predicted)"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text"),
     show: int = typer.Option(5, help="Print this many of the most abnormal documents"),
 ) -> None:
@@ -784,7 +786,7 @@ def discover(
     min_cluster_size: int = typer.Option(15, help="HDBSCAN's smallest topic"),
     reducer: str = typer.Option("umap", help="umap or pca"),
     seed: int = typer.Option(0, help="Random seed (UMAP)"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text"),
     report: Optional[Path] = typer.Option(None, help="Write topics, keywords and hierarchy (JSON) here"),
     map_png: Optional[Path] = typer.Option(None, "--map", help="Write a 2-D document map (PNG) here"),
@@ -839,7 +841,7 @@ def explain(
     text_field: str = typer.Option("text", help="With --probe: the text field"),
     top: int = typer.Option(10, help="Concepts / words to show"),
     alpha: float = typer.Option(3e-4, help="Sparsity of the concept code (larger = fewer concepts)"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Explain an embedding by concepts, two texts' similarity by shared words, or probe labels."""
@@ -914,12 +916,12 @@ def explain(
 def serve(
     index: Optional[Path] = typer.Option(None, help="Index directory for /search and the page"),
     classifier: Optional[Path] = typer.Option(None, help="Classifier directory for /classify"),
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port"),
     max_texts: int = typer.Option(1024, help="Most texts per request"),
     max_body_mb: float = typer.Option(8.0, help="Largest request body (MiB)"),
-    allowed_host: Optional[List[str]] = typer.Option(
+    allowed_host: Optional[list[str]] = typer.Option(
         None, help="Host header name to accept (repeatable); default: the names of --host (loopback: "
                    "localhost, 127.0.0.1, ::1), any for 0.0.0.0"),
 ) -> None:
@@ -949,7 +951,7 @@ def serve(
 @app.command()
 @_guard
 def demo(
-    model: str = typer.Option("lexdense-base", "--model", "-m", help="Model name or directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     teacher_docs: int = typer.Option(300, help="Articles the teacher embeds for the comparison"),
     no_teacher: bool = typer.Option(False, help="Skip the teacher comparison"),
 ) -> None:

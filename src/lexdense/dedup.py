@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lexdense.model import as_encoder, unit_rows
+from lexdense.model import DEFAULT_MODEL, as_encoder, unit_rows
 
 
 @dataclass
@@ -70,7 +70,9 @@ def similar_pairs(vectors: np.ndarray, threshold: float, k: int = 10, ann_thresh
                 above[crowded] = False
                 above[crowded[:, None], top] = True
             i, j = np.nonzero(above)
-            rows.append(i + start); cols.append(j); scores.append(sims[i, j])
+            rows.append(i + start)
+            cols.append(j)
+            scores.append(sims[i, j])
         i, j, s = np.concatenate(rows), np.concatenate(cols), np.concatenate(scores)
     else:
         from usearch.index import Index
@@ -109,7 +111,7 @@ def _collapse_copies(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def near_duplicates(texts: Sequence[str] | None = None, vectors: np.ndarray | None = None,
-                    threshold: float = 0.98, model="lexdense-base", keep: str = "first", k: int = 10,
+                    threshold: float = 0.98, model=DEFAULT_MODEL, keep: str = "first", k: int = 10,
                     ann_threshold: int = 20_000) -> Duplicates:
     """Group near-duplicate documents; see the module docstring.
 

@@ -8,6 +8,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from lexdense.model import DEFAULT_MODEL
+
 QUERIES = [
     "central bank raises interest rates to fight inflation",
     "refugees stranded at the border after travel ban",
@@ -16,7 +18,7 @@ QUERIES = [
 ]
 
 
-def run(model_name: str = "lexdense-base", teacher_docs: int = 300, with_teacher: bool = True) -> dict:
+def run(model_name: str = DEFAULT_MODEL, teacher_docs: int = 300, with_teacher: bool = True) -> dict:
     from lexdense import LexDense
     from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant
     from lexdense.io import datasets

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lexdense.errors import NotFittedError
-from lexdense.model import as_encoder, unit_rows
+from lexdense.model import unit_rows
+from lexdense.workflow import DEFAULT_MODEL, Workflow
 
 
-class TopicDiscovery:
+class TopicDiscovery(Workflow):
     """See the module docstring. ``seed`` makes UMAP (and so the whole fit) reproducible."""
 
-    def __init__(self, model="lexdense-base", reducer: str = "umap", n_components: int = 5,
+    def __init__(self, model=DEFAULT_MODEL, reducer: str = "umap", n_components: int = 5,
                  n_neighbors: int = 15, min_cluster_size: int = 15, n_topics: int | None = None,
                  outliers: str = "keep", floor: float = 0.3, n_keywords: int = 10, seed: int = 0):
         if reducer not in ("umap", "pca"):
@@ -44,26 +44,13 @@ class TopicDiscovery:
             raise ValueError(f"n_topics must be positive, got {n_topics}")
         if min_cluster_size < 2:
             raise ValueError(f"min_cluster_size must be at least 2, got {min_cluster_size}")
-        self.model_spec = model
-        self._model = None if isinstance(model, (str, os.PathLike)) or model is None else model
+        self._set_model(model)
         self.reducer, self.n_components, self.n_neighbors = reducer, int(n_components), int(n_neighbors)
         self.min_cluster_size, self.n_topics, self.outliers = int(min_cluster_size), n_topics, outliers
         self.floor, self.n_keywords, self.seed = float(floor), int(n_keywords), seed
 
-    @property
-    def model(self):
-        if self._model is None:
-            if self.model_spec is None:
-                raise ValueError("no embedding model: pass vectors=")
-            self._model = as_encoder(self.model_spec)
-        return self._model
-
     def _vectors(self, texts, vectors) -> np.ndarray:
-        if vectors is None:
-            if texts is None:
-                raise ValueError("pass texts or vectors")
-            vectors = self.model.encode(list(texts))
-        return unit_rows(vectors)
+        return self._embed(texts, vectors)
 
     def _reduce(self, x: np.ndarray, n_components: int) -> np.ndarray:
         if self.reducer == "pca" or len(x) <= self.n_neighbors + 1:
@@ -75,7 +62,8 @@ class TopicDiscovery:
         return umap.UMAP(n_neighbors=self.n_neighbors, n_components=n_components, metric="cosine", min_dist=0.0,
                          random_state=self.seed, n_jobs=1).fit_transform(x)
 
-    def fit(self, texts: Sequence[str] | None = None, vectors: np.ndarray | None = None) -> "TopicDiscovery":
+    def fit(self, texts: Sequence[str] | None = None, y=None, *, vectors: np.ndarray | None = None) -> TopicDiscovery:
+        """Find topics in ``texts`` (or ``vectors=``); ``y`` is ignored (scikit-learn's convention)."""
         from lexdense.extras import require
 
         require("topics", "topic discovery")
@@ -181,8 +169,7 @@ class TopicDiscovery:
 
     def transform(self, texts=None, vectors=None) -> np.ndarray:
         """Topic of new documents: the most similar topic vector, -1 below ``floor``."""
-        if not hasattr(self, "topic_vectors_"):
-            raise NotFittedError("this TopicDiscovery is not fitted: call fit() first")
+        self._check_fitted("topic_vectors_")
         x = self._vectors(texts, vectors)
         sims = x @ self.topic_vectors_.T
         best = sims.argmax(axis=1)
@@ -221,7 +208,8 @@ class TopicDiscovery:
             if len(members):
                 cx, cy = np.median(xy[members], axis=0)
                 axes.annotate(f"{t}: {' '.join(info['keywords'][:2])}", (cx, cy), fontsize=7, ha="center")
-        axes.set_xticks([]); axes.set_yticks([])
+        axes.set_xticks([])
+        axes.set_yticks([])
         axes.set_title(f"{len(self.topic_vectors_)} topics, {self.outlier_share_['final']:.0%} outliers")
         return save_png(figure, path)
 

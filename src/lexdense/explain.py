@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lexdense.model import as_encoder, unit_rows
+from lexdense.model import DEFAULT_MODEL, as_encoder, unit_rows
 
 
 def _unit(x) -> np.ndarray:
@@ -38,7 +38,7 @@ class Explainer:
     :param candidates: concepts most similar to the text considered by the sparse coding.
     """
 
-    def __init__(self, model="lexdense-base", concepts: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    def __init__(self, model=DEFAULT_MODEL, concepts: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
                  alpha: float = 3e-4, candidates: int = 500, max_vocabulary: int = 20000):
         model = as_encoder(model)
         self.model, self.alpha, self.candidates = model, float(alpha), int(candidates)

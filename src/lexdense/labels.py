@@ -31,12 +31,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lexdense.errors import NotFittedError
-from lexdense.model import as_encoder, unit_rows
+from lexdense.model import unit_rows
+from lexdense.workflow import DEFAULT_MODEL, Workflow
 
 
-class KeywordTopics:
-    def __init__(self, keywords: Mapping[str, Sequence[str]], model="lexdense-base", iterations: int = 2,
+class KeywordTopics(Workflow):
+    def __init__(self, keywords: Mapping[str, Sequence[str]], model=DEFAULT_MODEL, iterations: int = 2,
                  seed_share: float = 0.25, min_seeds: int = 10, keyword_weight: float = 1.0,
                  abstain: float = 0.0, C: float = 10.0, seed: int = 0):
         if not isinstance(keywords, Mapping) or len(keywords) < 2:
@@ -55,16 +55,9 @@ class KeywordTopics:
             raise ValueError(f"abstain must be in [0, 1), got {abstain}")
         self.keywords = cleaned
         self.labels = list(cleaned)
-        self.model_spec = model  # resolved at first use: nothing is loaded or embedded before fit
-        self._encoder = None
+        self._set_model(model)  # resolved at first use: nothing is loaded or embedded before fit
         self.iterations, self.seed_share, self.min_seeds = int(iterations), float(seed_share), int(min_seeds)
         self.keyword_weight, self.abstain, self.C, self.seed = float(keyword_weight), float(abstain), float(C), seed
-
-    @property
-    def model(self):
-        if self._encoder is None:
-            self._encoder = as_encoder(self.model_spec)
-        return self._encoder
 
     def _embed_keywords(self) -> None:
         if hasattr(self, "keyword_label_vectors"):
@@ -86,18 +79,15 @@ class KeywordTopics:
             self.unknown_keywords = [w for w in flat if any(part not in known for part in split_words(w))]
 
     def _doc_vectors(self, texts, vectors) -> np.ndarray:
-        if vectors is None:
-            if texts is None:
-                raise ValueError("pass texts or vectors")
-            vectors = self.model.encode(list(texts))
-        return unit_rows(vectors)
+        return self._embed(texts, vectors)
 
     def keyword_scores(self, texts=None, vectors=None) -> np.ndarray:
         """Baseline without refinement: cosine of each document to each label's keyword mean."""
         self._embed_keywords()
         return self._doc_vectors(texts, vectors) @ self.keyword_label_vectors.T
 
-    def fit(self, texts: Sequence[str] | None = None, vectors: np.ndarray | None = None) -> "KeywordTopics":
+    def fit(self, texts: Sequence[str] | None = None, y=None, *, vectors: np.ndarray | None = None) -> KeywordTopics:
+        """Label ``texts`` (or ``vectors=``) from the keywords; ``y`` is ignored (no labels needed)."""
         from lexdense.extras import require
 
         require("topics", "keyword topics")
@@ -141,8 +131,7 @@ class KeywordTopics:
 
     def predict_proba(self, texts=None, vectors=None) -> np.ndarray:
         """(n, labels) probabilities, columns in ``self.labels`` order."""
-        if not hasattr(self, "classifier_"):
-            raise NotFittedError("this KeywordTopics is not fitted: call fit() first")
+        self._check_fitted("classifier_")
         docs = self._doc_vectors(texts, vectors)
         proba = np.zeros((len(docs), len(self.labels)), np.float64)
         proba[:, self.classes_index_] = self.classifier_.predict_proba(docs)
@@ -154,15 +143,14 @@ class KeywordTopics:
         return [self.labels[b] if proba[i, b] >= self.abstain else None for i, b in enumerate(best)]
 
     def fit_predict(self, texts=None, vectors=None) -> list[str | None]:
-        self.fit(texts, vectors)
+        self.fit(texts, vectors=vectors)
         return self.predict(vectors=self.train_vectors_)
 
     def diagnostics(self, top: int = 3) -> dict[str, dict]:
         """Per label: seed count, and per keyword its cosine to the label vector, how many of
         the label's documents it pulls hardest (its most similar keyword), whether another
         label's vector is closer to it, and its ``top`` most similar documents (row numbers)."""
-        if not hasattr(self, "label_vectors_"):
-            raise NotFittedError("this KeywordTopics is not fitted: call fit() first")
+        self._check_fitted("label_vectors_")
         docs = self.train_vectors_
         assigned = np.asarray(self.predict_proba(vectors=docs).argmax(axis=1))
         keyword_doc = docs @ self.keyword_vectors.T  # (n, keywords)

@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ FORMAT = "lexdense"
 FORMAT_VERSION = 1
 PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
 SHIPPED_MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = "lexdense-base"  # the shipped model every command and estimator uses unless told
 
 
 class ModelFileError(LexDenseError, ValueError):
@@ -69,7 +71,7 @@ class _OneBlasThread:
         self._lock = threading.Lock()
         self._depth = 0
         self._libraries = None
-        self._saved: list[tuple[object, int]] = []
+        self._saved: list[tuple[Any, int]] = []  # (threadpoolctl library controller, threads)
 
     def __enter__(self):
         import numba
@@ -130,6 +132,7 @@ class LexDense:
         self._out_w = self.weights["out.weight"].astype(np.float32).T.copy()
         self._out_b = self.weights["out.bias"].astype(np.float32)
         self.model_card = ""
+        self.source: str | None = None  # the directory it was loaded from, if any
 
     # ------------------------------------------------------------------ properties
     @property
@@ -262,7 +265,7 @@ class LexDense:
         return path
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike = "lexdense-base") -> "LexDense":
+    def load(cls, name_or_path: str | os.PathLike = DEFAULT_MODEL) -> LexDense:
         """Load a model directory, or a shipped model by name ("lexdense-base").
 
         Raises :class:`ModelFileError` naming the file and the problem when the directory is

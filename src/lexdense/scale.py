@@ -19,6 +19,8 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from lexdense.model import DEFAULT_MODEL
+
 
 class _Embedder:
     """Ray actor: loads the model once, embeds Arrow batches."""
@@ -45,7 +47,7 @@ class _Embedder:
         return batch.append_column("embedding", embedding_column(np.asarray(vectors), self.precision))
 
 
-def embed_dataset(dataset, model: str = "lexdense-base", text_column: str = "text", batch_size: int = 4096,
+def embed_dataset(dataset, model: str = DEFAULT_MODEL, text_column: str = "text", batch_size: int = 4096,
                   workers: int | None = None, threads_per_worker: int = 1, precision: str = "float32",
                   keep_text: bool = False):
     """A Ray Dataset with an ``embedding`` column added (lazy, like every Ray Data transform).
@@ -66,7 +68,7 @@ def embed_dataset(dataset, model: str = "lexdense-base", text_column: str = "tex
     )
 
 
-def embed_parquet(input_path: str, output_dir: str, model: str = "lexdense-base", text_column: str = "text",
+def embed_parquet(input_path: str, output_dir: str, model: str = DEFAULT_MODEL, text_column: str = "text",
                   address: str | None = None, workers: int | None = None, **options) -> int:
     """Read Parquet (a file, directory or URI), embed, write Parquet shards to ``output_dir``.
     Starts a local Ray unless ``address`` names a cluster ("auto" for the one this node is in).

@@ -34,7 +34,7 @@ from lexdense.errors import LexDenseError
 from lexdense.io.atomic import atomic_file, write_json
 from lexdense.io.readers import as_text, concat_tables
 from lexdense.messages import one_line
-from lexdense.model import as_encoder, unit_rows
+from lexdense.model import DEFAULT_MODEL, as_encoder, unit_rows
 
 FORMAT = "lexdense-index"
 VERSION = 1
@@ -52,7 +52,7 @@ class SearchIndex:
         below it, exact search (a matrix product) is both faster and exact.
     """
 
-    def __init__(self, model="lexdense-base", ann_threshold: int = 20_000, bm25: bool = True):
+    def __init__(self, model=DEFAULT_MODEL, ann_threshold: int = 20_000, bm25: bool = True):
         self.model = as_encoder(model)  # None: vectors only
         self.model_name = (model if isinstance(model, str) else
                            getattr(self.model, "config", {}).get("name") if self.model is not None else None)
@@ -72,9 +72,9 @@ class SearchIndex:
     # -- building ---------------------------------------------------------------------
     @classmethod
     def build(cls, texts: Sequence[str], metadata: Mapping[str, Sequence] | pa.Table | None = None,
-              vectors: np.ndarray | None = None, model="lexdense-base", **options) -> "SearchIndex":
+              vectors: np.ndarray | None = None, model=DEFAULT_MODEL, **options) -> SearchIndex:
         """An index of ``texts`` (embedded with ``model`` unless ``vectors`` are given)."""
-        index = cls(model=None if vectors is not None and model == "lexdense-base" else model, **options)
+        index = cls(model=None if vectors is not None and model == DEFAULT_MODEL else model, **options)
         index.add(texts, metadata=metadata, vectors=vectors)
         return index
 
@@ -364,7 +364,7 @@ class SearchIndex:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, model=None) -> "SearchIndex":
+    def load(cls, path: str | os.PathLike, model=None) -> SearchIndex:
         """Open an index directory; ``model`` overrides the one named in its manifest.
         A damaged index raises :class:`IndexError_` naming its manifest (one line)."""
         try:
@@ -376,7 +376,7 @@ class SearchIndex:
             raise IndexError_(f"{Path(path) / 'manifest.json'}: damaged index ({detail})") from None
 
     @classmethod
-    def _load(cls, path: Path, model=None) -> "SearchIndex":
+    def _load(cls, path: Path, model=None) -> SearchIndex:
         manifest_file = path / "manifest.json"
         if not manifest_file.is_file():
             raise IndexError_(f"{path}: not a lexdense index (no manifest.json)")

@@ -51,7 +51,7 @@ class Tfidf:
         self.options = {"sublinear_tf": True, "ngram_range": (1, 2), "min_df": 2, "dtype": np.float32, **options}
         self.vectorizer = None
 
-    def fit_corpus(self, texts) -> "Tfidf":
+    def fit_corpus(self, texts) -> Tfidf:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.vectorizer = TfidfVectorizer(**self.options).fit(texts)

@@ -335,11 +335,15 @@ def _newsgroups_halves_pairs(quick: bool) -> PairClassification:
     groups_arr = np.asarray(groups)
     a, b, labels = [], [], []
     for i in range(len(first)):
-        a.append(first[i]); b.append(second[i]); labels.append(1)
+        a.append(first[i])
+        b.append(second[i])
+        labels.append(1)
         others = np.flatnonzero((groups_arr == groups_arr[i]) & (np.arange(len(first)) != i))
         if len(others):
             j = int(rng.choice(others))
-            a.append(first[i]); b.append(second[j]); labels.append(0)
+            a.append(first[i])
+            b.append(second[j])
+            labels.append(0)
     return PairClassification("20ng-halves-pairs", a, b, np.asarray(labels))
 
 
@@ -355,7 +359,9 @@ def _newsgroups_graded(quick: bool) -> GradedPairs:
         j = int(rng.integers(n))
         grade = 3 if i == j else 2 if groups[i] == groups[j] else 1 if top[i] == top[j] else 0
         for partner, value in ((i, 3), (j, grade)):
-            a.append(first[i]); b.append(second[partner]); grades.append(value)
+            a.append(first[i])
+            b.append(second[partner])
+            grades.append(value)
     return GradedPairs("20ng-graded-pairs", a, b, np.asarray(grades))
 
 

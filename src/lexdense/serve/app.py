@@ -30,6 +30,8 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from lexdense.model import DEFAULT_MODEL
+
 PAGE = Path(__file__).with_name("page.html")
 
 
@@ -198,7 +200,7 @@ def highlight_spans(text: str, query: str) -> list[list[int]]:
             if m.group(0).lower() in wanted]
 
 
-def create_app(model="lexdense-base", index: str | os.PathLike | None = None,
+def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
                classifier: str | os.PathLike | None = None, token: str | None = None,
                max_texts: int = 1024, max_text_chars: int = 200_000, max_body_bytes: int = 8 << 20,
                batch_wait_ms: float = 2.0, cpu_workers: int | None = None,

@@ -20,7 +20,7 @@ from numba import njit, prange
 # of the dense layers that follow; the workqueue pool does not (measured: 65k -> 110k short
 # docs/s on 2 cores). A user's own NUMBA_THREADING_LAYER wins.
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)

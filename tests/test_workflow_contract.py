@@ -1,0 +1,88 @@
+"""One contract for every workflow estimator (lexdense.workflow): run over each of them."""
+
+import numpy as np
+import pytest
+
+from lexdense import LexDense
+from lexdense.anomaly import AnomalyDetector
+from lexdense.classify import EmbeddingClassifier
+from lexdense.discover import TopicDiscovery
+from lexdense.errors import NotFittedError
+from lexdense.labels import KeywordTopics
+from lexdense.workflow import Workflow
+
+SPORT = ["the striker scored a late goal in the match", "the goalkeeper saved a penalty kick",
+         "the team won the league title after the final whistle", "fans cheered as the coach made a substitution",
+         "the referee showed a red card to the defender", "a hat trick sealed the cup match for the home side"]
+MONEY = ["the bank raised interest rates again", "stock prices fell as investors sold shares",
+         "the central bank cut its lending rate", "bond yields rose after the inflation report",
+         "the company reported quarterly earnings above forecasts", "markets rallied on the trade deal news"]
+TEXTS = [f"{text} ({i})" for i in range(5) for text in SPORT + MONEY]
+LABELS = [("sport" if j < len(SPORT) else "money")
+          for _ in range(5) for j in range(len(SPORT) + len(MONEY))]
+
+ESTIMATORS = {
+    "classifier": (lambda model: EmbeddingClassifier(model=model), "predict_proba"),
+    "keyword-topics": (lambda model: KeywordTopics({"sport": ["goal", "match"], "money": ["bank", "stock"]},
+                                                   model=model), "predict_proba"),
+    "discovery": (lambda model: TopicDiscovery(model=model, reducer="pca", min_cluster_size=5), "transform"),
+    "anomaly": (lambda model: AnomalyDetector("knn", model=model), "decision_function"),
+}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return LexDense.load("lexdense-base")
+
+
+@pytest.fixture(scope="module")
+def vectors(model):
+    return model.encode(TEXTS)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_init_stores_settings_only(name):
+    make, _ = ESTIMATORS[name]
+    estimator = make("lexdense-base")
+    assert isinstance(estimator, Workflow)
+    assert estimator._encoder is None, "__init__ loaded the model"
+    fitted = [key for key in vars(estimator) if key.endswith("_") and not key.startswith("_")]
+    assert fitted == [], f"__init__ set fitted attributes {fitted}"
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_fit_returns_self_and_texts_agree_with_vectors(name, model, vectors):
+    make, method = ESTIMATORS[name]
+    on_texts = make(model)
+    assert on_texts.fit(TEXTS, LABELS) is on_texts
+    # vectors only: no model needed at all, except to embed keyword topics' keywords
+    on_vectors = make(model if name == "keyword-topics" else None)
+    assert on_vectors.fit(None, LABELS, vectors=vectors) is on_vectors
+    from_texts = np.asarray(getattr(on_texts, method)(TEXTS))
+    from_vectors = np.asarray(getattr(on_vectors, method)(vectors=vectors))
+    assert from_texts.shape[0] == len(TEXTS)
+    np.testing.assert_allclose(from_texts, from_vectors, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_not_fitted_and_bad_input_errors(name, model, vectors):
+    make, method = ESTIMATORS[name]
+    estimator = make(model)
+    with pytest.raises(NotFittedError, match=r"is not fitted: call fit\(\)"):
+        getattr(estimator, method)(vectors=vectors)
+    with pytest.raises(TypeError, match="one string"):
+        estimator.fit("one text, not a list", LABELS)
+    with pytest.raises(ValueError, match="pass texts or vectors"):
+        estimator.fit(None, LABELS)
+    with pytest.raises(ValueError, match="non-empty"):
+        estimator.fit(None, LABELS, vectors=np.zeros((0, 384), np.float32))
+    with pytest.raises(ValueError, match="has no embedding model"):
+        make(None).fit(TEXTS, LABELS)
+
+
+def test_classifier_round_trips_through_save_and_load(tmp_path, model, vectors):
+    clf = EmbeddingClassifier(model=model).fit(TEXTS, LABELS)
+    clf.save(tmp_path / "clf")
+    loaded = EmbeddingClassifier.load(tmp_path / "clf", model=model)
+    np.testing.assert_allclose(loaded.predict_proba(vectors=vectors), clf.predict_proba(vectors=vectors), rtol=1e-6)
+    assert list(loaded.classes_) == list(clf.classes_) == ["money", "sport"]
