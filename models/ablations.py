@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "models" / "ablations.json"
+TABLE_MARK = "table"  # the block of models/ablations.md that write_table replaces
 
 BASE = dict(n_words=32000, n_bigrams=0, oov_rate=0.15, loss="cosine", d_hidden=256, teacher_words=True,
             teacher_precision="auto")
@@ -29,6 +30,7 @@ VARIANTS = {
     "learned per-feature weight (trainable IDF)": {"feature_weights": True},
     "with 10,000 word pairs (negation: 'not good')": {"n_bigrams": 10000},
     "token rows 384 wide": {"d_embed": 384},
+    "60,000 corpus words, 16,384 character rows": {"n_words": 60000, "n_buckets": 16384},
 }
 # Applied to the base row's model (folded into its output layer: no speed cost).
 POSTPROCESS = {
@@ -62,6 +64,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--only", nargs="*", help="names of rows to (re)run")
     parser.add_argument("--reference", nargs="*", default=[], help="encoder specs to score as reference rows")
+    parser.add_argument("--tag", help="write models/ablations-TAG.json and a table in models/ablations.md under its "
+                        "own heading (rows measured on another machine or suite stay apart)")
     parser.add_argument("--postprocess-model", type=Path,
                         help="only the post-processing rows, applied to this (full recipe) model")
     args = parser.parse_args()
@@ -70,6 +74,10 @@ def main() -> None:
     from lexdense.distill.postprocess import fold_affine
     from recipe import corpus
 
+    global RESULTS, TABLE_MARK
+    if args.tag:
+        RESULTS = ROOT / "models" / f"ablations-{args.tag}.json"
+        TABLE_MARK = f"table-{args.tag}"
     rows = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     wanted = lambda name: not args.only or name in args.only  # noqa: E731
     if args.postprocess_model:
@@ -140,7 +148,7 @@ def write_table(rows: dict) -> None:
                      f" | **{s['mean']:.3f}** | {val} | {r['docs_per_s']:,.0f} | {took} |")
     path = ROOT / "models" / "ablations.md"
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Ablations\n"
-    start, end = "<!-- table:start -->", "<!-- table:end -->"
+    start, end = f"<!-- {TABLE_MARK}:start -->", f"<!-- {TABLE_MARK}:end -->"
     block = f"{start}\n" + "\n".join(lines) + f"\n{end}"
     if start in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end):]

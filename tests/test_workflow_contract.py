@@ -80,9 +80,42 @@ def test_not_fitted_and_bad_input_errors(name, model, vectors):
         make(None).fit(TEXTS, LABELS)
 
 
-def test_classifier_round_trips_through_save_and_load(tmp_path, model, vectors):
-    clf = EmbeddingClassifier(model=model).fit(TEXTS, LABELS)
-    clf.save(tmp_path / "clf")
-    loaded = EmbeddingClassifier.load(tmp_path / "clf", model=model)
-    np.testing.assert_allclose(loaded.predict_proba(vectors=vectors), clf.predict_proba(vectors=vectors), rtol=1e-6)
-    assert list(loaded.classes_) == list(clf.classes_) == ["money", "sport"]
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_save_and_load_round_trip(name, tmp_path, model, vectors):
+    from lexdense.io.atomic import OutputExistsError
+
+    make, method = ESTIMATORS[name]
+    with pytest.raises(NotFittedError):
+        make(model).save(tmp_path / "unfitted")
+    assert not (tmp_path / "unfitted").exists()
+    fitted = make(model).fit(TEXTS, LABELS)
+    fitted.save(tmp_path / name)
+    loaded = type(fitted).load(tmp_path / name, model=model)
+    np.testing.assert_allclose(np.asarray(getattr(loaded, method)(vectors=vectors)),
+                               np.asarray(getattr(fitted, method)(vectors=vectors)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(getattr(loaded, method)(TEXTS)),
+                               np.asarray(getattr(fitted, method)(TEXTS)), rtol=1e-5, atol=1e-6)
+    fitted.save(tmp_path / name)  # over its own earlier save: allowed
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError):
+        fitted.save(foreign)
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_load_refuses_another_class_and_damaged_files(tmp_path, model, vectors):
+    from lexdense.workflow import EstimatorFileError
+
+    TopicDiscovery(model=model, reducer="pca", min_cluster_size=5).fit(vectors=vectors).save(tmp_path / "topics")
+    with pytest.raises(EstimatorFileError, match="holds a 'TopicDiscovery', not a KeywordTopics"):
+        KeywordTopics.load(tmp_path / "topics")
+    (tmp_path / "topics" / "estimator.json").write_text("{not json")
+    with pytest.raises(EstimatorFileError, match="corrupt JSON"):
+        TopicDiscovery.load(tmp_path / "topics")
+    with pytest.raises(EstimatorFileError, match="not a saved AnomalyDetector"):
+        AnomalyDetector.load(tmp_path / "nothing-here")
+    AnomalyDetector("knn", model=None).fit(vectors=vectors).save(tmp_path / "det")
+    (tmp_path / "det" / "estimator.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(EstimatorFileError, match="corrupt"):
+        AnomalyDetector.load(tmp_path / "det")

@@ -145,10 +145,27 @@ class AnomalyDetector(Workflow):
         if len(x) < 10:
             raise ValueError(f"need at least 10 documents to fit a detector, got {len(x)}")
         self.detector_ = make_detector(self.method, self.contamination, self.seed, **self.params).fit(x)
+        self._fit_vectors = x  # what save() writes: PyOD detectors are refitted from it at load
         self.decision_scores_ = np.asarray(self.detector_.decision_scores_)
         self.threshold_ = float(self.detector_.threshold_)
         self.labels_ = np.asarray(self.detector_.labels_)
         return self
+
+    _FITTED_ATTRIBUTE = "decision_scores_"
+
+    def _settings(self) -> dict:
+        return {"method": self.method, "contamination": self.contamination, "seed": self.seed, **self.params}
+
+    def _state(self):
+        """The (unit) vectors it was fitted on: every PyOD detector here refits from them to
+        the same scores (seeded), and none of them is saved as a pickle."""
+        return {"n_fit": int(len(self._fit_vectors))}, {"fit_vectors": self._fit_vectors.astype(np.float32)}
+
+    def _restore(self, info, arrays) -> None:
+        fit_vectors = arrays["fit_vectors"]
+        if fit_vectors.ndim != 2 or len(fit_vectors) != info["n_fit"]:
+            raise ValueError("the saved vectors do not match the saved count")
+        self.fit(vectors=fit_vectors)
 
     def decision_function(self, texts=None, vectors=None) -> np.ndarray:
         self._check_fitted("decision_scores_")

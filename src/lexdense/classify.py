@@ -109,7 +109,8 @@ class EmbeddingClassifier(Workflow):
         return _softmax(z)
 
     def predict(self, texts=None, vectors=None) -> np.ndarray:
-        return self.classes_[self.predict_proba(texts, vectors).argmax(axis=1)]
+        best = self.predict_proba(texts, vectors).argmax(axis=1)  # first: it checks that fit ran
+        return self.classes_[best]
 
     # -- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lexdense.errors import NotFittedError
 from lexdense.model import unit_rows
 from lexdense.workflow import DEFAULT_MODEL, Workflow
 
@@ -167,6 +168,28 @@ class TopicDiscovery(Workflow):
         return [{"node": n + i, "left": int(a), "right": int(b), "distance": float(d), "size": int(s)}
                 for i, (a, b, d, s) in enumerate(z)]
 
+    _SETTINGS = ("reducer", "n_components", "n_neighbors", "min_cluster_size", "n_topics", "outliers", "floor",
+                 "n_keywords", "seed")
+    _FITTED_ATTRIBUTE = "topic_vectors_"
+
+    def _state(self):
+        """Topic vectors, the fit's labels, keywords, outlier shares and hierarchy (not the
+        fit's document vectors: the 2-D map of a loaded model needs a new fit)."""
+        info = {"outlier_share": self.outlier_share_, "keywords": self.keywords_, "hierarchy": self.hierarchy_}
+        return info, {"topic_vectors": self.topic_vectors_.astype(np.float32),
+                      "labels": np.asarray(self.labels_, np.int64)}
+
+    def _restore(self, info, arrays) -> None:
+        topic_vectors, labels = arrays["topic_vectors"], arrays["labels"]
+        keywords = info["keywords"]
+        if topic_vectors.ndim != 2 or len(keywords) != len(topic_vectors) or labels.ndim != 1 \
+                or (len(labels) and labels.max() >= len(topic_vectors)):
+            raise ValueError("topic vectors, keywords and labels do not fit together")
+        self.topic_vectors_, self.labels_ = topic_vectors, labels
+        self.keywords_ = [[str(w) for w in words] for words in keywords]
+        self.outlier_share_ = {k: float(v) for k, v in info["outlier_share"].items()}
+        self.hierarchy_ = list(info["hierarchy"])
+
     def transform(self, texts=None, vectors=None) -> np.ndarray:
         """Topic of new documents: the most similar topic vector, -1 below ``floor``."""
         self._check_fitted("topic_vectors_")
@@ -186,6 +209,9 @@ class TopicDiscovery(Workflow):
 
     # -- plots ------------------------------------------------------------------------
     def map_2d(self) -> np.ndarray:
+        if not hasattr(self, "vectors_"):
+            raise NotFittedError("the 2-D map needs the documents of a fit (a loaded TopicDiscovery has "
+                                 "only its topics): call fit() first")
         if not hasattr(self, "_map"):
             self._map = self._reduce(self.vectors_, 2)
         return self._map

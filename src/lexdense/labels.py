@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from lexdense.errors import NotFittedError
 from lexdense.model import unit_rows
 from lexdense.workflow import DEFAULT_MODEL, Workflow
 
@@ -129,6 +130,40 @@ class KeywordTopics(Workflow):
             seeds.append(members[np.argsort(-sims[members, label], kind="stable")[:take]])
         return seeds
 
+    _SETTINGS = ("keywords", "iterations", "seed_share", "min_seeds", "keyword_weight", "abstain", "C", "seed")
+    _FITTED_ATTRIBUTE = "classifier_"
+
+    def _state(self):
+        """Label and keyword vectors, the seed rows and the logistic regression's weights (not
+        the fit's document vectors: diagnostics() of a loaded model needs a new fit)."""
+        info = {"keyword_list": self.keyword_list, "unknown_keywords": self.unknown_keywords,
+                "seed_counts": [int(len(s)) for s in self.seeds_]}
+        arrays = {"label_vectors": self.label_vectors_, "keyword_vectors": self.keyword_vectors,
+                  "keyword_label_vectors": self.keyword_label_vectors,
+                  "keyword_owner": np.asarray(self.keyword_owner, np.int64),
+                  "seeds": np.concatenate(self.seeds_).astype(np.int64),
+                  "coef": self.classifier_.coef_, "intercept": self.classifier_.intercept_,
+                  "classes_index": np.asarray(self.classes_index_, np.int64)}
+        return info, arrays
+
+    def _restore(self, info, arrays) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        n_labels = len(self.labels)
+        label_vectors, coef, classes = arrays["label_vectors"], arrays["coef"], arrays["classes_index"]
+        if label_vectors.shape[0] != n_labels or coef.shape[1] != label_vectors.shape[1] \
+                or len(classes) < 2 or classes.max() >= n_labels or sum(info["seed_counts"]) != len(arrays["seeds"]):
+            raise ValueError("labels, vectors and classifier weights do not fit together")
+        self.label_vectors_ = label_vectors
+        self.keyword_vectors, self.keyword_label_vectors = arrays["keyword_vectors"], arrays["keyword_label_vectors"]
+        self.keyword_owner, self.keyword_list = arrays["keyword_owner"], [str(w) for w in info["keyword_list"]]
+        self.unknown_keywords = [str(w) for w in info["unknown_keywords"]]
+        self.seeds_ = np.split(arrays["seeds"], np.cumsum(info["seed_counts"])[:-1])
+        classifier = LogisticRegression(C=self.C)
+        classifier.coef_, classifier.intercept_ = coef.astype(np.float64), arrays["intercept"].astype(np.float64)
+        classifier.classes_, classifier.n_features_in_ = classes, int(coef.shape[1])
+        self.classifier_, self.classes_index_ = classifier, classes
+
     def predict_proba(self, texts=None, vectors=None) -> np.ndarray:
         """(n, labels) probabilities, columns in ``self.labels`` order."""
         self._check_fitted("classifier_")
@@ -151,6 +186,9 @@ class KeywordTopics(Workflow):
         the label's documents it pulls hardest (its most similar keyword), whether another
         label's vector is closer to it, and its ``top`` most similar documents (row numbers)."""
         self._check_fitted("label_vectors_")
+        if not hasattr(self, "train_vectors_"):
+            raise NotFittedError("diagnostics need the documents of a fit (a loaded KeywordTopics has only its "
+                                 "label vectors): call fit() first")
         docs = self.train_vectors_
         assigned = np.asarray(self.predict_proba(vectors=docs).argmax(axis=1))
         keyword_doc = docs @ self.keyword_vectors.T  # (n, keywords)

@@ -16,13 +16,14 @@ The contract, the same in each, checked by ``tests/test_workflow_contract.py``:
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
-from lexdense.errors import NotFittedError
+from lexdense.errors import LexDenseError, NotFittedError
 from lexdense.model import DEFAULT_MODEL
 
-__all__ = ["DEFAULT_MODEL", "Workflow"]
+__all__ = ["DEFAULT_MODEL", "EstimatorFileError", "Workflow"]
 
 
 class Workflow:
@@ -82,3 +83,95 @@ class Workflow:
     def _check_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):
             raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() first")
+
+    # -- files: safetensors + JSON, never a pickle --------------------------------------
+    # A subclass lists its constructor settings in _SETTINGS and gives its fitted state as
+    # (JSON-able info, named arrays) in _state(), taking it back in _restore().
+    _SETTINGS: tuple[str, ...] = ()
+    _FITTED_ATTRIBUTE = ""
+
+    def _state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def _restore(self, info: dict, arrays: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def _settings(self) -> dict:
+        return {name: getattr(self, name) for name in self._SETTINGS}
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write the fitted estimator to a directory, atomically: ``estimator.json`` (format,
+        version, class, settings, model name, fitted info) and ``estimator.safetensors``.
+        An existing directory is replaced only if it holds an earlier save of this class (or
+        ``overwrite``)."""
+        import json
+
+        from safetensors.numpy import save_file
+
+        from lexdense.io.atomic import atomic_directory
+
+        self._check_fitted(self._FITTED_ATTRIBUTE)
+        info, arrays = self._state()
+        name = type(self).__name__
+        path = Path(path)
+
+        def recognize(p: Path) -> bool:
+            try:
+                return json.loads((p / ESTIMATOR_FILE).read_text()).get("class") == name
+            except (OSError, ValueError, AttributeError):
+                return False
+
+        with atomic_directory(path, name, overwrite, recognize=recognize) as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp / WEIGHTS_FILE))
+            config = {"format": ESTIMATOR_FORMAT, "version": ESTIMATOR_VERSION, "class": name,
+                      "settings": self._settings(), "model": self.model_name, "fitted": info}
+            (tmp / ESTIMATOR_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, model=None):
+        """An estimator saved by :meth:`save`; ``model`` overrides the saved model name."""
+        import json
+
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        path = Path(path)
+        config_file, weights_file = path / ESTIMATOR_FILE, path / WEIGHTS_FILE
+        name = cls.__name__
+        if not config_file.is_file() or not weights_file.is_file():
+            raise EstimatorFileError(f"{path}: not a saved {name} (needs {ESTIMATOR_FILE} and {WEIGHTS_FILE})")
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise EstimatorFileError(f"{config_file}: corrupt JSON") from None
+        if not isinstance(config, dict) or config.get("format") != ESTIMATOR_FORMAT:
+            raise EstimatorFileError(f"{config_file}: not a lexdense estimator")
+        if config.get("class") != name:
+            raise EstimatorFileError(f"{config_file}: holds a {config.get('class')!r}, not a {name}")
+        if config.get("version") != ESTIMATOR_VERSION:
+            raise EstimatorFileError(f"{config_file}: format version {config.get('version')!r}; this lexdense "
+                                     f"reads version {ESTIMATOR_VERSION}")
+        settings, info, saved_model = config.get("settings"), config.get("fitted"), config.get("model")
+        if not isinstance(settings, dict) or not isinstance(info, dict) or not (
+                saved_model is None or isinstance(saved_model, str)):
+            raise EstimatorFileError(f"{config_file}: damaged (settings, fitted info or model name)")
+        try:
+            arrays = load_file(str(weights_file))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise EstimatorFileError(f"{weights_file}: corrupt ({exc})") from None
+        try:
+            estimator = cls(**settings, model=model if model is not None else saved_model)
+            estimator._restore(info, arrays)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise EstimatorFileError(f"{path}: damaged {name} ({type(exc).__name__}: {exc})") from None
+        return estimator
+
+
+ESTIMATOR_FORMAT = "lexdense-estimator"
+ESTIMATOR_VERSION = 1
+ESTIMATOR_FILE, WEIGHTS_FILE = "estimator.json", "estimator.safetensors"
+
+
+class EstimatorFileError(LexDenseError, ValueError):
+    """A directory is not a usable saved estimator; the message (one line) says why."""
