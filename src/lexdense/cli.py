@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from lexdense.model import DEFAULT_MODEL
+from lexdense.neighbors import ANN_THRESHOLD
 
 app = typer.Typer(
     add_completion=False,
@@ -384,7 +385,7 @@ def index_command(
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
     add: bool = typer.Option(False, "--add", help="Add the documents to an existing index"),
-    ann_threshold: int = typer.Option(20_000, help="Rows from which searches use the HNSW graph"),
+    ann_threshold: int = typer.Option(ANN_THRESHOLD, help="Rows from which searches use the HNSW graph"),
     no_bm25: bool = typer.Option(False, help="Skip the BM25 index (no bm25/hybrid search)"),
 ) -> None:
     """Build a search index (vectors, metadata, HNSW graph, BM25) from a corpus file."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lexdense import neighbors
 from lexdense.model import DEFAULT_MODEL, as_encoder, unit_rows
 
 
@@ -45,7 +46,7 @@ class Duplicates:
         return int((~self.keep).sum())
 
 
-def similar_pairs(vectors: np.ndarray, threshold: float, k: int = 10, ann_threshold: int = 20_000,
+def similar_pairs(vectors: np.ndarray, threshold: float, k: int = 10, ann_threshold: int = neighbors.ANN_THRESHOLD,
                   block: int = 2048, max_per_row: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i < j) of rows whose cosine is at least ``threshold``, and their cosines.
 
@@ -75,14 +76,9 @@ def similar_pairs(vectors: np.ndarray, threshold: float, k: int = 10, ann_thresh
             scores.append(sims[i, j])
         i, j, s = np.concatenate(rows), np.concatenate(cols), np.concatenate(scores)
     else:
-        from usearch.index import Index
-
-        index = Index(ndim=v.shape[1], metric="cos", dtype="f32", connectivity=16, expansion_add=128,
-                      expansion_search=max(64, 2 * k))
-        index.add(np.arange(n, dtype=np.uint64), v, threads=0)
-        matches = index.search(v, min(k + 1, n), threads=0)
-        keys = np.atleast_2d(matches.keys).astype(np.int64)
-        sims = 1.0 - np.atleast_2d(matches.distances)
+        index = neighbors.hnsw(v.shape[1], expansion_search=max(64, 2 * k))
+        neighbors.add(index, v)
+        keys, sims = neighbors.search(index, v, min(k + 1, n), n)
         i = np.repeat(np.arange(n), keys.shape[1])
         j, s = keys.ravel(), sims.ravel()
         good = (j < n) & (j != i) & (s >= threshold)
@@ -112,7 +108,7 @@ def _collapse_copies(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def near_duplicates(texts: Sequence[str] | None = None, vectors: np.ndarray | None = None,
                     threshold: float = 0.98, model=DEFAULT_MODEL, keep: str = "first", k: int = 10,
-                    ann_threshold: int = 20_000) -> Duplicates:
+                    ann_threshold: int = neighbors.ANN_THRESHOLD) -> Duplicates:
     """Group near-duplicate documents; see the module docstring.
 
     :param texts: documents (embedded with ``model``) unless ``vectors`` are given.

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lexdense import neighbors
 from lexdense.errors import LexDenseError
 from lexdense.io.atomic import atomic_file, write_json
 from lexdense.io.readers import as_text, concat_tables
@@ -52,7 +53,7 @@ class SearchIndex:
         below it, exact search (a matrix product) is both faster and exact.
     """
 
-    def __init__(self, model=DEFAULT_MODEL, ann_threshold: int = 20_000, bm25: bool = True):
+    def __init__(self, model=DEFAULT_MODEL, ann_threshold: int = neighbors.ANN_THRESHOLD, bm25: bool = True):
         self.model = as_encoder(model)  # None: vectors only
         self.model_name = (model if isinstance(model, str) else
                            getattr(self.model, "config", {}).get("name") if self.model is not None else None)
@@ -153,14 +154,10 @@ class SearchIndex:
 
     def _grow_ann(self) -> None:
         if self._ann is None:
-            from usearch.index import Index
-
-            self._ann = Index(ndim=self.vectors.shape[1], metric="cos", dtype="f32",
-                              connectivity=16, expansion_add=128, expansion_search=128)
+            self._ann = neighbors.hnsw(self.vectors.shape[1])
             self._ann_rows = 0
         if self._ann_rows < len(self):
-            keys = np.arange(self._ann_rows, len(self), dtype=np.uint64)
-            self._ann.add(keys, self.vectors[self._ann_rows:], threads=0)
+            neighbors.add(self._ann, self.vectors[self._ann_rows:], first_key=self._ann_rows)
             self._ann_rows = len(self)
 
     def _dense(self, query_vectors: np.ndarray, k: int, mask: np.ndarray | None, exact: bool | None):
@@ -172,21 +169,19 @@ class SearchIndex:
         if use_ann and n:
             self._grow_ann()
             fetch = min(n, k if allowed is None else int(min(n, max(4 * k, k * 2 * n / max(candidates, 1)))))
-            matches = self._ann.search(query_vectors, fetch, threads=0)
-            keys = np.atleast_2d(matches.keys).astype(np.int64)
-            distances = np.atleast_2d(matches.distances)
+            keys, similarities = neighbors.search(self._ann, query_vectors, fetch, n)
             out = []
             for q in range(len(query_vectors)):
-                rows, dist = keys[q], distances[q]
+                rows, sims = keys[q], similarities[q]
                 good = rows < n  # usearch pads missing results with a sentinel key
-                rows, dist = rows[good], dist[good]
+                rows, sims = rows[good], sims[good]
                 if allowed is not None:
                     keep = mask[rows]
-                    rows, dist = rows[keep], dist[keep]
+                    rows, sims = rows[keep], sims[keep]
                 if len(rows) < min(k, candidates):  # the filter ate the neighbours: exact on the subset
                     out.append(self._exact(query_vectors[q:q + 1], k, allowed)[0])
                 else:
-                    out.append((rows[:k], 1.0 - dist[:k]))
+                    out.append((rows[:k], sims[:k]))
             return out
         return self._exact(query_vectors, k, allowed)
 
