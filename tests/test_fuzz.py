@@ -47,9 +47,11 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import lexdense
 from conftest import VOCAB, make_model
 from lexdense import cli
 from lexdense.classify import ClassifierFileError
+from lexdense.cli import _common as cli_common
 from lexdense.io.atomic import LockedError, OutputExistsError
 from lexdense.io.datasets import DatasetUnavailable
 from lexdense.io.readers import FORMATS, CorpusError, Reader, concat_tables, read_texts
@@ -653,7 +655,7 @@ def test_reader_crashes_found_by_fuzzing(tmp_path, name, content, kwargs, kind, 
 RUNNER = CliRunner()
 DOCUMENTED = (CorpusError, ModelFileError, ClassifierFileError, IndexError_, DatasetUnavailable, OutputExistsError,
               LockedError, FileNotFoundError, IsADirectoryError, PermissionError)
-LEXDENSE_SOURCE = str(Path(cli.__file__).resolve().parent)
+LEXDENSE_SOURCE = str(Path(lexdense.__file__).resolve().parent)
 
 
 def undocumented(exc: BaseException) -> bool:
@@ -686,17 +688,17 @@ def invoke(args, allowed: tuple = ()):
     except Exception:  # outside a Hypothesis example (a fixture)
         pass
     caught: list[BaseException] = []
-    fail = cli._fail
+    fail = cli_common._fail
 
     def recording_fail(message):
         caught.append(sys.exc_info()[1])
         fail(message)
 
-    cli._fail = recording_fail
+    cli_common._fail = recording_fail
     try:
         result = RUNNER.invoke(cli.app, args)
     finally:
-        cli._fail = fail
+        cli_common._fail = fail
     exc = result.exception
     if exc is not None and not isinstance(exc, (SystemExit, *allowed)):
         # A crash: re-raised as itself so Hypothesis tells distinct bugs apart.

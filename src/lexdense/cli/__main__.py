@@ -1,0 +1,5 @@
+"""`python -m lexdense.cli`."""
+
+from lexdense.cli import main
+
+main()

@@ -1,0 +1,211 @@
+"""What every command shares: the app, one-line errors, output claims, corpus helpers."""
+
+from __future__ import annotations
+
+import contextvars
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Fast lexical-dense text embeddings on CPUs.",
+)
+
+
+err = Console(stderr=True)
+
+
+_CLAIMS: contextvars.ContextVar = contextvars.ContextVar("lexdense_output_claims")
+
+
+def _fail(message: str) -> None:
+    from rich.markup import escape
+
+    from lexdense.messages import one_line
+
+    # One line whatever the message holds (a field name with a newline, a library's
+    # multi-line text): control characters are escaped.
+    err.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _guard(function):
+    """Turn expected errors (bad input, bad files) into one line instead of a traceback."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        import contextlib
+
+        with contextlib.ExitStack() as claims:  # output locks of _claim_output, held to the end
+            token = _CLAIMS.set(claims)
+            try:
+                return _guarded(function, *args, **kwargs)
+            finally:
+                _CLAIMS.reset(token)
+
+    return wrapper
+
+
+def _claim_output(out: Path, inputs) -> None:
+    """Before any work: refuse an output that is an input, a directory, a device or a FIFO,
+    and hold its lock until the command ends (a second writer gets one line at once)."""
+    from lexdense.io.atomic import check_output_file, exclusive_lock
+
+    check_output_file(out, inputs)
+    _CLAIMS.get().enter_context(exclusive_lock(out))
+
+
+def _claim_directory(out: Path) -> None:
+    """Hold an output directory's lock from before any work until the command ends."""
+    from lexdense.io.atomic import exclusive_lock
+
+    _CLAIMS.get().enter_context(exclusive_lock(out))
+
+
+COMMAND_EXTRAS = {"distill": "train", "evaluate_command": "eval", "index_command": "search", "search": "search",
+                  "classify_train": "classify", "dedup": "search", "topics": "topics", "anomalies": "anomaly",
+                  "discover": "topics", "explain": "explain", "serve": "serve"}
+
+
+def _guarded(function, *args, **kwargs):
+    """Run a command; expected errors (bad input, bad files) become one line, not a traceback."""
+    from lexdense.classify import ClassifierFileError
+    from lexdense.errors import LexDenseError
+    from lexdense.extras import extra_for, require
+    from lexdense.io.datasets import DatasetUnavailable
+    from lexdense.io.readers import CorpusError
+    from lexdense.model import ModelFileError
+    from lexdense.search import IndexError_
+
+    try:
+        if function.__name__ in COMMAND_EXTRAS:  # before any work: a missing extra leaves nothing behind
+            require(COMMAND_EXTRAS[function.__name__], f"'lexdense {function.__name__.removesuffix('_command')}'")
+        return function(*args, **kwargs)
+    except LexDenseError as exc:
+        _fail(str(exc))
+    except ImportError as exc:  # an optional dependency of this command is not installed
+        extra = extra_for(exc)
+        if extra is None:
+            raise
+        _fail(f"this command needs {exc.name}, which is not installed: pip install 'lexdense[{extra}]'")
+    except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ClassifierFileError, ValueError, TypeError,
+            FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _fail(str(exc))
+    except OSError as exc:  # a full disk, an unreadable file: one line, never a traceback
+        import errno
+
+        where = f" ({exc.filename})" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            _fail(f"no space left on the device{where}: nothing half-written was kept; free some space and "
+                  "rerun (embed: with --resume, finished parts are kept)")
+        _fail(f"{exc.strerror or exc}{where}")
+    except KeyboardInterrupt:
+        _fail("interrupted; finished parts are kept, rerun with --resume")
+    except Exception as exc:  # safetensors reports a failed write (a full disk) as its own error type
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        _fail(f"could not write a safetensors file: {exc}; nothing half-written was kept")
+
+
+def _load_encoder(spec: str):
+    from lexdense.eval.encoders import load_encoder
+
+    return load_encoder(spec)
+
+
+_WARNED: set[str] = set()
+
+
+def _with_outputs(meta, columns: dict):
+    """``meta`` plus result columns; an input column with a result's name is replaced (said once)."""
+    import numpy as np
+    import pyarrow as pa
+
+    clash = [name for name in columns if name in meta.column_names]
+    if clash:
+        if not set(clash) <= _WARNED:  # once per run, not once per batch
+            _WARNED.update(clash)
+            err.print(f"[yellow]input columns {', '.join(clash)} are replaced by results of the same name",
+                      highlight=False)
+        meta = meta.drop_columns(clash)
+    for name, values in columns.items():
+        if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+            values = np.asarray(values)
+            values = pa.array(values.astype(np.float32) if values.dtype.kind == "f" else values)
+        meta = meta.append_column(name, values)
+    return meta
+
+
+def _corpus_batches(input: Path, text_field: str, batch_rows: int = 4096):
+    """(texts, metadata table) batches of a corpus file, with a docs and docs/s counter."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from lexdense.io.readers import Reader
+
+    reader = Reader(input, text_field=text_field, batch_rows=batch_rows)
+    start = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}: {task.completed:,.0f} docs, {task.fields[rate]}"),
+                  console=err, transient=True) as progress:
+        task = progress.add_task(input.name, total=None, rate="")
+        done = 0
+        for table in reader:
+            texts = table.column("text").to_pylist()
+            meta = table.drop_columns([c for c in ("row", "text") if c in table.column_names])
+            yield texts, meta
+            done += len(texts)
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            progress.update(task, completed=done, rate=f"{rate:,.0f} docs/s")
+
+
+def _parse_where(where: Optional[list[str]]) -> dict:
+    parsed: dict[str, list[str]] = {}
+    for item in where or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise ValueError(f"--where expects COLUMN=VALUE, got '{item}'")
+        if not value:
+            raise ValueError(f"--where {item}: no value given (expected COLUMN=VALUE)")
+        parsed.setdefault(column, []).append(value)
+    return parsed
+
+
+def _read_keywords(keywords_file: Optional[Path], label: Optional[list[str]]) -> dict:
+    import json
+
+    keywords: dict[str, list[str]] = {}
+    if keywords_file:
+        try:
+            data = json.loads(keywords_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords] ({exc.__class__.__name__})") from None
+        if not isinstance(data, dict) or not all(isinstance(v, (list, str)) for v in data.values()):
+            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords]")
+        keywords.update({str(k): [v] if isinstance(v, str) else [str(w) for w in v] for k, v in data.items()})
+    for item in label or []:
+        name, sep, words = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--label expects NAME=word,word,..., got '{item}'")
+        keywords[name.strip()] = [w for w in words.split(",") if w.strip()]
+    return keywords
+
+
+def _read_corpus(input: Path, text_field: str):
+    """All texts and the metadata table of a corpus file (for jobs that need it whole)."""
+
+    texts, metas = [], []
+    for batch, meta in _corpus_batches(input, text_field):
+        texts.extend(batch)
+        metas.append(meta)
+    if not texts:
+        raise ValueError(f"{input}: no documents")
+    from lexdense.io.readers import concat_tables
+
+    return texts, concat_tables(metas)

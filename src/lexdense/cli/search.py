@@ -1,0 +1,88 @@
+"""`lexdense index, search`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from lexdense.cli._common import _corpus_batches, _guard, _parse_where, app, err
+from lexdense.model import DEFAULT_MODEL
+from lexdense.neighbors import ANN_THRESHOLD
+
+
+@app.command("index")
+@_guard
+def index_command(
+    input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
+    out: Path = typer.Option(..., "--out", "-o", help="Index directory"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
+    text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
+    add: bool = typer.Option(False, "--add", help="Add the documents to an existing index"),
+    ann_threshold: int = typer.Option(ANN_THRESHOLD, help="Rows from which searches use the HNSW graph"),
+    no_bm25: bool = typer.Option(False, help="Skip the BM25 index (no bm25/hybrid search)"),
+) -> None:
+    """Build a search index (vectors, metadata, HNSW graph, BM25) from a corpus file."""
+    from lexdense.search import SearchIndex
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not an index directory: choose another --out"
+                         + (" (it is the input)" if input.exists() and out.samefile(input) else ""))
+    from lexdense.io.atomic import exclusive_lock
+
+    with exclusive_lock(out):  # load, add and save as one: a second writer is refused, not lost
+        if (out / "manifest.json").exists() and not add:
+            raise ValueError(f"{out} is already an index: use --add to add documents to it")
+        index = SearchIndex.load(out) if add and (out / "manifest.json").exists() else \
+            SearchIndex(model=model, ann_threshold=ann_threshold, bm25=not no_bm25)
+        before = len(index)
+        for texts, meta in _corpus_batches(input, text_field):
+            index.add(texts, metadata=meta)
+        index.save(out)
+    err.print(f"{out}: {len(index):,} documents ({len(index) - before:,} added), generation {index.generation}")
+
+
+@app.command()
+@_guard
+def search(
+    index_dir: Path = typer.Argument(..., help="Index directory (lexdense index)"),
+    queries: list[str] = typer.Argument(..., help="One or more queries"),
+    k: int = typer.Option(10, "-k", help="Results per query"),
+    mode: str = typer.Option("dense", help="dense, bm25 or hybrid"),
+    where: Optional[list[str]] = typer.Option(None, help="Metadata filter COLUMN=VALUE (repeatable)"),
+    exact: Optional[bool] = typer.Option(None, "--exact/--ann", help="Force exact or ANN search"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table"),
+) -> None:
+    """Search an index; prints rank, score, text and metadata."""
+    import json
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from lexdense.search import SearchIndex
+
+    index = SearchIndex.load(index_dir)
+    filters = _parse_where(where)
+    if filters and len(index) and not index.count(filters):
+        err.print(f"no document of {index_dir} matches " + " ".join(f"--where {c}={v}" for c, vs in filters.items() for v in vs))
+    results = index.search(list(queries), k=k, mode=mode, where=filters, exact=exact)
+    console = Console()
+    for query, hits in zip(queries, results):
+        if json_out:
+            for rank, hit in enumerate(hits, 1):
+                print(json.dumps({"query": query, "rank": rank, **hit}, ensure_ascii=False, default=str))
+            continue
+        table = Table(title=f"{query!r} ({mode})", title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("score", justify="right")
+        table.add_column("text", overflow="fold", max_width=80)
+        extra = [c for c in (index.table.column_names if index.table is not None else []) if c != "text"][:3]
+        for column in extra:
+            table.add_column(column)
+        for rank, hit in enumerate(hits, 1):
+            text = " ".join(str(hit["text"]).split())
+            table.add_row(str(rank), f"{hit['score']:.3f}", escape(text[:120]),
+                          *[escape(str(hit.get(c, ""))[:40]) for c in extra])
+        console.print(table)
