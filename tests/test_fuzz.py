@@ -632,6 +632,12 @@ FOUND = [
     ("utf8.parquet", _parquet(pa.table({"text": _INVALID, "tag": _INVALID})), {}, "rows",
      [{"row": 0, "tag": "\ufffda", "text": "\ufffda"}, {"row": 1, "tag": None, "text": ""}]),
     ("page.parquet", _damaged_page(), {}, "error", r"not a readable Parquet file \(.*page header"),
+    ("utf8-nested.parquet", _parquet(pa.table({
+        "text": ["a", "b"], "tags": pa.ListArray.from_arrays(pa.array([0, 2, 2], pa.int32()), _INVALID),
+        "meta": pa.StructArray.from_arrays([_INVALID], names=["s"]),
+        "keys": pa.MapArray.from_arrays(pa.array([0, 1, 1], pa.int32()), _INVALID[:1], pa.array([1]))})), {}, "rows",
+     [{"row": 0, "tags": ["\ufffda", None], "meta": {"s": "\ufffda"}, "keys": [("\ufffda", 1)], "text": "a"},
+      {"row": 1, "tags": [], "meta": {"s": None}, "keys": [], "text": "b"}]),
 ]
 
 
@@ -646,8 +652,9 @@ def test_reader_crashes_found_by_fuzzing(tmp_path, name, content, kwargs, kind, 
         return
     reader = Reader(path, **kwargs)
     assert concat_tables(list(reader)).to_pylist() == expected
-    if name.startswith(("surrogates", "utf8")):
-        assert reader.replaced_bytes == (3 if name.startswith("surrogates") else 2)
+    replaced = {"surrogates.jsonl": 3, "utf8.parquet": 2, "utf8-nested.parquet": 3}
+    if name in replaced:
+        assert reader.replaced_bytes == replaced[name]
 
 
 # ---------------------------------------------------------------- CLI properties

@@ -34,6 +34,37 @@ if hasattr(pa, "string_view"):
     _STRING_TYPES[pa.string_view()] = pa.binary_view()
 
 
+def _is_list(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
+def _binary_twin(kind: pa.DataType) -> pa.DataType | None:
+    """``kind`` with binary in place of each string type, nested ones included; None when it
+    holds no string (nothing there can be invalid UTF-8)."""
+    if kind in _STRING_TYPES:
+        return _STRING_TYPES[kind]
+    if pa.types.is_struct(kind):
+        fields = [kind.field(i) for i in range(kind.num_fields)]
+        twins = [_binary_twin(f.type) for f in fields]
+        if all(t is None for t in twins):
+            return None
+        return pa.struct([f.with_type(t) if t is not None else f for f, t in zip(fields, twins)])
+    if pa.types.is_map(kind):
+        key, item = _binary_twin(kind.key_type), _binary_twin(kind.item_type)
+        if key is None and item is None:
+            return None
+        return pa.map_(key or kind.key_type, item or kind.item_type)
+    if _is_list(kind):
+        value = _binary_twin(kind.value_type)
+        if value is None:
+            return None
+        if pa.types.is_fixed_size_list(kind):
+            return pa.list_(kind.value_field.with_type(value), kind.list_size)
+        make = pa.large_list if pa.types.is_large_list(kind) else pa.list_
+        return make(kind.value_field.with_type(value))
+    return None
+
+
 class CorpusError(LexDenseError, ValueError):
     """The input file cannot be read as a corpus; the message (one line) says why."""
 
@@ -213,24 +244,44 @@ class Reader:
             if not pa.types.is_string(texts.type) and not pa.types.is_large_string(texts.type):
                 raise CorpusError(f"{self._where}: column '{shown(self.text_field)}' is {texts.type}, "
                                   "expected strings")
-            texts = pc.fill_null(self._valid_utf8(texts), "").cast(pa.string())
+            texts = pc.fill_null(self._valid_utf8(texts, self.text_field), "").cast(pa.string())
             rows = pa.array(range(row, row + batch.num_rows), pa.int64())
             row += batch.num_rows
-            yield pa.Table.from_arrays([rows] + [self._valid_utf8(batch.column(i)) for i in keep] + [texts],
+            yield pa.Table.from_arrays([rows] + [self._valid_utf8(batch.column(i), names[i]) for i in keep] + [texts],
                                        names=out_names)
 
-    def _valid_utf8(self, array: pa.Array) -> pa.Array:
-        """A string column as it is, or with its invalid UTF-8 (Parquet files from other writers
-        can hold some) replaced by U+FFFD, as the other readers do."""
-        binary = _STRING_TYPES.get(array.type)
-        if binary is None:
+    def _valid_utf8(self, array: pa.Array, name: str) -> pa.Array:
+        """A column as it is, or with the invalid UTF-8 of its strings (Parquet files from other
+        writers, or damaged ones, can hold some), top-level or nested in lists, structs and maps,
+        replaced by U+FFFD, as the other readers do."""
+        twin = _binary_twin(array.type)
+        if twin is None:  # no string in it
             return array
         try:
             array.validate(full=True)
             return array
         except pa.ArrowInvalid:
-            values = array.cast(binary).to_pylist()
-            return pa.array([None if value is None else self._decode(value) for value in values], array.type)
+            pass
+        try:
+            values = array.cast(twin).to_pylist()
+            return pa.array([self._decoded(value, array.type) for value in values], array.type)
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise CorpusError(f"{self._where}: column '{shown(name)}' is damaged ({one_line(exc)})") from None
+
+    def _decoded(self, value, kind: pa.DataType):
+        """``value`` (from a column of type ``kind`` cast to its binary twin) with its strings decoded."""
+        if value is None:
+            return None
+        if kind in _STRING_TYPES:
+            return self._decode(value)
+        if pa.types.is_struct(kind):
+            return {kind.field(i).name: self._decoded(value[kind.field(i).name], kind.field(i).type)
+                    for i in range(kind.num_fields)}
+        if pa.types.is_map(kind):
+            return [(self._decoded(k, kind.key_type), self._decoded(v, kind.item_type)) for k, v in value]
+        if _is_list(kind):
+            return [self._decoded(item, kind.value_type) for item in value]
+        return value
 
     def _take_text(self, record: dict, where: str) -> dict:
         if self.text_field not in record:
