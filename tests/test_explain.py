@@ -80,3 +80,13 @@ def test_explain_command(tmp_path):
     assert probed.exit_code == 0, probed.output
     assert "earn" in json.loads(probed.stdout)["concepts"]
     assert runner.invoke(app, ["explain"]).exit_code == 2
+
+
+def test_a_concept_bank_with_no_known_feature_is_one_error(tmp_path):
+    """Fuzzing found it: concepts that embed to zero vectors left the sparse coding no column."""
+    with pytest.raises(ValueError, match="no concept of the bank"):
+        Explainer(model=LexDense.load("lexdense-base"), concepts=["\x00", "\x00 \x00"])
+    bank = tmp_path / "concepts.txt"
+    bank.write_bytes(b"\x00\n\x00")
+    result = CliRunner().invoke(app, ["explain", "--concepts", str(bank), "--", "cat"])
+    assert result.exit_code == 2 and "no concept of the bank" in result.output

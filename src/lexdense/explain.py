@@ -59,6 +59,9 @@ class Explainer:
         if len(names) < 2:
             raise ValueError("a concept bank needs at least two concepts")
         keep = np.linalg.norm(vectors, axis=1) > 0  # a concept with no word gives no direction
+        if not keep.any():
+            raise ValueError("no concept of the bank has a word or character n-gram the model knows "
+                             "(every concept embeds to the zero vector)")
         self.names = [n for n, k in zip(names, keep) if k]
         self.vectors = _unit(vectors[keep])
 
