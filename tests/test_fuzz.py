@@ -610,6 +610,13 @@ def _parquet(table: pa.Table) -> bytes:
     return buffer.getvalue()
 
 
+def _column_name_not_utf8() -> bytes:
+    """A Parquet file whose footer names a column with bytes that are not UTF-8."""
+    data = _parquet(pa.table({"text": ["a"], "label": ["b"]}))
+    assert data.count(b"\x05label") >= 1
+    return data.replace(b"\x05label", b"\x05\xecabel", 1)
+
+
 _INVALID = pa.array([b"\xffa", None], pa.binary()).view(pa.string())
 
 # The crashes these fuzzers found in the readers, kept as plain examples.
@@ -632,6 +639,7 @@ FOUND = [
     ("utf8.parquet", _parquet(pa.table({"text": _INVALID, "tag": _INVALID})), {}, "rows",
      [{"row": 0, "tag": "\ufffda", "text": "\ufffda"}, {"row": 1, "tag": None, "text": ""}]),
     ("page.parquet", _damaged_page(), {}, "error", r"not a readable Parquet file \(.*page header"),
+    ("name.parquet", _column_name_not_utf8(), {}, "error", r"not a readable Parquet file \(.*utf-8"),
     ("utf8-nested.parquet", _parquet(pa.table({
         "text": ["a", "b"], "tags": pa.ListArray.from_arrays(pa.array([0, 2, 2], pa.int32()), _INVALID),
         "meta": pa.StructArray.from_arrays([_INVALID], names=["s"]),

@@ -214,7 +214,9 @@ class Reader:
         yield from self._batches_of_records(records())
 
     def _read_parquet(self):
-        unreadable = (pa.ArrowException, OSError)  # a damaged file fails on open or on any batch
+        # A damaged file fails on open or on any batch; a column name that is not UTF-8 as a
+        # UnicodeDecodeError (pyarrow decodes the names of the footer's schema).
+        unreadable = (pa.ArrowException, OSError, UnicodeDecodeError)
         try:
             parquet = pq.ParquetFile(self.path)
             names = parquet.schema_arrow.names
