@@ -87,6 +87,14 @@ def failures_of(case: ElementTree.Element) -> tuple[int, list[str]]:
     return (int(many.group(1)) if many else 1), errors[:25]
 
 
+def _in_repo(argument: str) -> str:
+    """A path argument inside the checkout, relative to it: reports name no machine's paths."""
+    path = Path(argument)
+    if path.is_absolute() and path.resolve().is_relative_to(ROOT.resolve()):
+        return str(path.resolve().relative_to(ROOT.resolve()))
+    return argument
+
+
 def source_commit() -> str | None:
     """The commit the fuzzed code is (with "+changes" when the tree differs from it), so a
     result says what it is about; None outside a git checkout."""
@@ -147,7 +155,8 @@ def main(argv=None) -> dict:
                 **({"errors": errors} if errors else {}),
             }
     report = {
-        "command": " ".join(["python", "benchmarks/fuzz.py"] + (argv if argv is not None else sys.argv[1:])),
+        "command": " ".join(["python", "benchmarks/fuzz.py"] + [_in_repo(a) for a in (argv if argv is not None
+                                                                                     else sys.argv[1:])]),
         "commit": commit,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "pytest_exit_code": code,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lexdense.errors import LexDenseError, NotFittedError
-from lexdense.model import DEFAULT_MODEL
+from lexdense.model import DEFAULT_MODEL, unit_rows
 
 __all__ = ["DEFAULT_MODEL", "EstimatorFileError", "Workflow"]
 
@@ -75,10 +75,7 @@ class Workflow:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or not len(vectors):
             raise ValueError(f"expected a non-empty (n, dim) matrix of vectors, got shape {vectors.shape}")
-        if unit:
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.maximum(norms, 1e-12)
-        return vectors
+        return unit_rows(vectors) if unit else vectors
 
     def _check_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):
