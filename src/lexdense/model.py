@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lexdense.errors import LexDenseError
+from lexdense.errors import InputError, InputTypeError, LexDenseError
 from lexdense.io.atomic import atomic_directory
 from lexdense.text.featurizer import Featurizer, check_texts
 
@@ -108,6 +108,76 @@ def _l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / norms
 
 
+_NO_TEXTS: Any = object()  # encode() called without texts (``sentences`` and ``inputs`` both left out)
+_ST_KWARGS = ("task", "processing_kwargs")
+
+
+def _resolve_texts(sentences: Any, inputs: Any) -> tuple[list[str], bool]:
+    """The texts of ``encode``'s first argument (or ``inputs=``) as a list, and whether one
+    string was given. Containers that do not iterate over their texts are converted (numpy
+    arrays, pandas Series, pyarrow arrays) or refused (a DataFrame or Table: name a column)."""
+    if sentences is _NO_TEXTS and inputs is _NO_TEXTS:
+        raise InputError("encode() needs texts: a string or a list of strings")
+    if sentences is not _NO_TEXTS and inputs is not _NO_TEXTS:
+        raise InputError("encode() got both sentences and inputs: pass the texts once")
+    texts = inputs if sentences is _NO_TEXTS else sentences
+    if isinstance(texts, str):
+        return [texts], True
+    module = type(texts).__module__.split(".")[0]
+    if isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise InputError(f"expected a 1-D array of texts, got an array of shape {texts.shape}")
+        texts = texts.tolist()
+    elif module in ("pandas", "polars", "pyarrow") and hasattr(texts, "columns"):
+        raise InputTypeError(f"expected texts, got a {type(texts).__name__}: pass one column, e.g. data['text']")
+    elif module == "pyarrow" and hasattr(texts, "to_pylist"):
+        import pyarrow as pa
+
+        kind = texts.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                or getattr(pa.types, "is_string_view", lambda _: False)(kind)):
+            raise InputTypeError(f"expected a pyarrow array of strings, got one of {kind}")
+        texts = texts.to_pylist()
+    elif module == "pandas" and hasattr(texts, "tolist"):
+        missing = np.flatnonzero(np.asarray(texts.isna())) if hasattr(texts, "isna") else np.zeros(0, np.int64)
+        if len(missing):
+            raise InputTypeError(f"expected a list of str, got a missing value ({texts.iloc[missing[0]]!r}) "
+                                 f"at index {missing[0]}")
+        texts = texts.tolist()
+    return check_texts(texts), False
+
+
+def _check_st_options(output_value: Any, device: Any, pool: Any, kwargs: dict[str, Any]) -> None:
+    """Refuse, in one line each, the sentence-transformers options lexdense cannot honour."""
+    if output_value != "sentence_embedding":
+        if output_value is None or output_value == "token_embeddings":
+            raise InputError(f"output_value={output_value!r} is not supported: lexdense gives one vector per "
+                             "text (output_value='sentence_embedding'), no token embeddings")
+        raise InputError(f"unknown output_value {output_value!r}: expected 'sentence_embedding'")
+    if pool is not None or isinstance(device, (list, tuple)):
+        raise InputError("multi-process encoding (pool=, a list of devices) is not supported: lexdense encodes "
+                         "in one process with numba threads")
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise InputError(f"device={str(device)!r} is not supported: lexdense encodes on the CPU (device='cpu' or None)")
+    for name in kwargs:
+        if name not in _ST_KWARGS:
+            raise InputError(f"encode() got an unexpected argument {name!r}")
+    if kwargs.get("processing_kwargs"):
+        raise InputError("processing_kwargs is not supported: lexdense has no tokenizer settings to override")
+
+
+def _torch(what: str):
+    """torch, or a one-line MissingExtraError naming ``what`` needed it."""
+    try:
+        import torch
+    except ImportError:
+        from lexdense.extras import MissingExtraError
+
+        raise MissingExtraError(f"{what} needs torch, which is not installed: pip install torch "
+                                "(or keep the default numpy output)") from None
+    return torch
+
+
 class LexDense:
     """A lexical-dense text embedder.
 
@@ -160,31 +230,70 @@ class LexDense:
 
     def encode(
         self,
-        sentences: str | Sequence[str],
+        sentences: str | Sequence[str] | Any = _NO_TEXTS,
         batch_size: int = 1024,
         show_progress_bar: bool | None = None,
         normalize_embeddings: bool = True,
-        precision: str = "float32",
+        precision: str | None = "float32",
         truncate_dim: int | None = None,
         convert_to_numpy: bool = True,
-    ) -> np.ndarray:
-        """Embed texts.
+        *,
+        inputs: Any = _NO_TEXTS,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        output_value: str | None = "sentence_embedding",
+        convert_to_tensor: bool = False,
+        device: Any = None,
+        pool: Any = None,
+        chunk_size: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Embed texts; takes the arguments of ``SentenceTransformer.encode``, with its meanings.
 
-        :param sentences: a string (gives one vector) or a list of strings (gives a matrix of
-            shape (n, dim)). A text with no word characters gives the zero vector.
+        :param sentences: a string (gives one vector) or many: a list or tuple of str, an
+            iterable or generator of str, a 1-D numpy array of str, a pandas Series of str or a
+            pyarrow string array (gives a matrix of shape (n, dim)). A text with no word
+            characters gives the zero vector; a missing value (None, NaN, a null) is an error
+            naming its index. ``inputs=`` is the same argument under its newer
+            sentence-transformers name.
         :param batch_size: texts per compiled call; larger batches amortise the BLAS calls.
         :param show_progress_bar: show a progress bar; by default only for > 10 batches.
-        :param normalize_embeddings: L2-normalise each vector (after any truncation).
+        :param normalize_embeddings: L2-normalise each vector (after any truncation). True by
+            default, unlike sentence-transformers: lexdense vectors are meant for cosine.
         :param precision: float32, int8, uint8, binary or ubinary (packed bits), as in
             sentence-transformers.
         :param truncate_dim: keep the first dimensions only. Outputs are trained in the
             teacher's principal-component basis, so leading dimensions carry the most.
+        :param convert_to_numpy: True (default): a numpy array. False: a list of torch tensors,
+            one per text, as sentence-transformers returns (needs torch).
+        :param convert_to_tensor: one torch tensor instead of a numpy array (needs torch);
+            it overrides ``convert_to_numpy``.
+        :param prompt: a string prepended to every text, as sentence-transformers does.
+        :param prompt_name: the name of a prompt in :attr:`prompts` (the model config's
+            ``prompts``); ``prompt`` wins when both are given.
+        :param output_value: "sentence_embedding" only: lexdense has no token embeddings.
+        :param device: None or "cpu": lexdense encodes on the CPU.
+        :param pool: multi-process pools are not supported (one process, numba threads).
+        :param chunk_size: used by sentence-transformers with ``pool`` only; ignored here too.
+        :param kwargs: ``task`` (any: lexdense gives every task the same vectors) and an empty
+            ``processing_kwargs``; anything else is an error naming it.
         """
-        self.check_options(precision, truncate_dim)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        single = isinstance(sentences, str)
-        texts = check_texts([sentences] if single else sentences)
+        texts, single = _resolve_texts(sentences, inputs)
+        self.check_options("float32" if precision is None else precision, truncate_dim)
+        precision = "float32" if precision is None else precision
+        if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                or batch_size < 1):
+            raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = int(batch_size)
+        _check_st_options(output_value, device, pool, kwargs)
+        to_tensor, to_list = bool(convert_to_tensor), not convert_to_tensor and not convert_to_numpy
+        if to_tensor or to_list:
+            torch = _torch(
+                "convert_to_tensor=True" if to_tensor else "convert_to_numpy=False (a list of torch tensors)"
+            )
+        prompt = self._resolve_prompt(prompt, prompt_name)
+        if prompt:
+            texts = [prompt + text for text in texts]
         n_batches = math.ceil(len(texts) / batch_size)
         if show_progress_bar is None:
             show_progress_bar = n_batches > 10
@@ -203,7 +312,33 @@ class LexDense:
         if normalize_embeddings:
             out = _l2_normalize(out)
         out = self.quantize(out, precision)
-        return out[0] if single else out
+        if to_tensor:
+            result: Any = torch.from_numpy(out)
+        elif to_list:
+            result = list(torch.from_numpy(out))
+        else:
+            result = out
+        return result[0] if single else result
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        """Named prompts (``prompt_name`` -> text prepended), from the config's ``prompts``."""
+        prompts = self.config.get("prompts") or {}
+        return {str(k): str(v) for k, v in prompts.items()} if isinstance(prompts, dict) else {}
+
+    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+        if prompt is not None:
+            if not isinstance(prompt, str):
+                raise InputTypeError(f"prompt must be a str, got {type(prompt).__name__}")
+            return prompt
+        if prompt_name is None:
+            prompt_name = self.config.get("default_prompt_name")
+            if prompt_name is None:
+                return None
+        if prompt_name not in self.prompts:
+            known = ", ".join(repr(name) for name in self.prompts) or "none: pass prompt='...' instead"
+            raise InputError(f"unknown prompt_name {prompt_name!r}: this model's prompts are {known}")
+        return self.prompts[prompt_name]
 
     def check_options(self, precision: str = "float32", truncate_dim: int | None = None) -> None:
         """Raise ValueError naming a bad ``precision`` or ``truncate_dim``."""
@@ -242,7 +377,8 @@ class LexDense:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Write model.safetensors, config.json, tokenizer.json and README.md atomically.
+        """Write model.safetensors, config.json, tokenizer.json, README.md and modules.json
+        atomically.
 
         An existing directory is replaced only if it holds an earlier lexdense model (or
         ``overwrite`` is set): anything else is refused, never deleted.
@@ -251,18 +387,29 @@ class LexDense:
         IDF folded in; hidden.weight (d_hidden, d_embed), hidden.bias (d_hidden,),
         back.weight (d_embed, d_hidden), out.weight (d_out, d_embed), out.bias (d_out,),
         int8_ranges (2, d_out).
-        """
-        from safetensors.numpy import save_file
 
+        modules.json makes the directory a sentence-transformers model too:
+        ``SentenceTransformer(path)`` loads it through
+        :class:`lexdense.integrations.sentence_transformers.LexDenseModule` and encodes the
+        same vectors (a model with ``prompts`` in its config also gets
+        config_sentence_transformers.json, so sentence-transformers knows them).
+        """
         path = Path(path)
         with atomic_directory(path, "model", overwrite, recognize=_is_model_directory) as tmp:
-            save_file(self.weights, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
-            (tmp / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
-            (tmp / "tokenizer.json").write_text(
-                json.dumps(self.featurizer.tokenizer_json(), ensure_ascii=False), encoding="utf-8"
-            )
-            (tmp / "README.md").write_text(self.model_card or _default_card(self.config), encoding="utf-8")
+            self._write_files(tmp)
+            _write_st_files(tmp, self.config)
         return path
+
+    def _write_files(self, directory: Path) -> None:
+        """The lexdense files of :meth:`save`, written straight into ``directory``."""
+        from safetensors.numpy import save_file
+
+        save_file(self.weights, str(directory / "model.safetensors"), metadata={"format": FORMAT})
+        (directory / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+        (directory / "tokenizer.json").write_text(
+            json.dumps(self.featurizer.tokenizer_json(), ensure_ascii=False), encoding="utf-8"
+        )
+        (directory / "README.md").write_text(self.model_card or _default_card(self.config), encoding="utf-8")
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike = DEFAULT_MODEL) -> LexDense:
@@ -320,6 +467,23 @@ class LexDense:
             f"LexDense(vocab={self.featurizer.n_rows}, buckets={self.featurizer.n_buckets}, "
             f"dim={self.dim}, name={self.config.get('name')!r})"
         )
+
+
+# The sentence-transformers module a saved model names in modules.json (imported by that name).
+ST_MODULE = "lexdense.integrations.sentence_transformers.LexDenseModule"
+
+
+def _write_st_files(directory: Path, config: dict) -> None:
+    """modules.json (and, for a model with prompts, config_sentence_transformers.json): what
+    ``SentenceTransformer(directory)`` reads to load a lexdense model. The module lives in the
+    directory's root and reads the lexdense files themselves."""
+    modules = [{"idx": 0, "name": "0", "path": "", "type": ST_MODULE}]
+    (directory / "modules.json").write_text(json.dumps(modules, indent=2) + "\n", encoding="utf-8")
+    if isinstance(config.get("prompts"), dict) and config["prompts"]:
+        st_config = {"model_type": "SentenceTransformer", "prompts": config["prompts"],
+                     "default_prompt_name": config.get("default_prompt_name"), "similarity_fn_name": "cosine"}
+        (directory / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2) + "\n",
+                                                                      encoding="utf-8")
 
 
 def _is_model_directory(path: Path) -> bool:
