@@ -25,6 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "eval": ("sklearn", "scipy", "bm25s", "matplotlib"),
     "mteb": ("mteb",),
     "scale": ("ray",),
+    "bertopic": ("bertopic", "hdbscan"),
 }
 
 # The extra to name for a module nobody asked for by extra (first listed wins).
