@@ -279,8 +279,8 @@ class LexDense:
             ``processing_kwargs``; anything else is an error naming it.
         """
         texts, single = _resolve_texts(sentences, inputs)
-        self.check_options("float32" if precision is None else precision, truncate_dim)
-        precision = "float32" if precision is None else precision
+        precision = "float32" if precision is None else precision  # sentence-transformers' None
+        self.check_options(precision, truncate_dim)
         if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                 or batch_size < 1):
             raise InputError(f"batch_size must be a positive int, got {batch_size!r}")

@@ -20,6 +20,7 @@ sentence-transformers trainer; :meth:`LexDenseModule.save` writes a lexdense dir
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ class LexDenseModule(_Base):  # type: ignore[misc,valid-type]
                 parameter.copy_(torch.from_numpy(weights[name].astype(np.float32)))
 
     # -- encoding -----------------------------------------------------------------------
-    def preprocess(self, inputs: list[str], prompt: str | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
+    def preprocess(self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
         """The features of ``inputs`` (with ``prompt`` prepended): row ids, their weights and
         where each text's features start."""
         from lexdense.text.featurizer import check_texts
@@ -139,7 +140,7 @@ class LexDenseModule(_Base):  # type: ignore[misc,valid-type]
     @classmethod
     def load(cls, model_name_or_path: str, subfolder: str = "", token: bool | str | None = None,
              cache_folder: str | None = None, revision: str | None = None, local_files_only: bool = False,
-             **kwargs: Any) -> LexDenseModule:
+             init_defaults: dict[str, Any] | None = None, **kwargs: Any) -> LexDenseModule:
         """Load from a local directory (or, through sentence-transformers, a Hugging Face repo)."""
         directory: str | None = str(Path(model_name_or_path) / subfolder)
         if not Path(str(directory)).is_dir():

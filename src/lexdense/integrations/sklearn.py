@@ -132,7 +132,7 @@ class LexDenseClassifier(ClassifierMixin, BaseEstimator):
                                               hidden=self.hidden, max_iter=self.max_iter, seed=self.seed)
         # EmbeddingClassifier keys its classes by str(label): train on the label codes so that
         # its classes_ ("0", "1", ...) map back onto ours whatever their type.
-        self.estimator_.fit(_texts(X), codes)
+        self.estimator_.fit(_texts(X), codes.tolist())
         self._columns = np.asarray([int(c) for c in self.estimator_.classes_])
         return self
 
