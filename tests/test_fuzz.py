@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -62,8 +62,10 @@ EXAMPLES = int(os.environ.get("LEXDENSE_FUZZ_EXAMPLES", "200"))
 CLI_EXAMPLES = int(os.environ.get("LEXDENSE_FUZZ_CLI_EXAMPLES", "30"))
 _SUPPRESS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
              HealthCheck.filter_too_much, HealthCheck.large_base_example]
+# LEXDENSE_FUZZ_NO_SHRINK=1: report the first failing case of each entry point at once (a quick triage run)
+_PHASES = (Phase.explicit, Phase.generate) if os.environ.get("LEXDENSE_FUZZ_NO_SHRINK") else tuple(Phase)
 settings.register_profile("lexdense-fuzz", max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                          suppress_health_check=_SUPPRESS, print_blob=False)
+                          suppress_health_check=_SUPPRESS, print_blob=False, phases=_PHASES)
 settings.register_profile("lexdense-fuzz-cli", settings.get_profile("lexdense-fuzz"), max_examples=CLI_EXAMPLES)
 # Applied per test (not loaded globally), so the other test files keep their own settings.
 fuzz = settings.get_profile("lexdense-fuzz")

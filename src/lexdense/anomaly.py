@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lexdense.errors import NotFittedError
+from lexdense.errors import InputError, NotFittedError
 from lexdense.model import as_encoder, unit_rows
 from lexdense.workflow import DEFAULT_MODEL, Workflow
 
@@ -44,7 +44,7 @@ def make_detector(method: str, contamination: float = 0.1, seed: int = 0, **para
         from pyod.models.pca import PCA
 
         return PCA(contamination=contamination, **{"random_state": seed, **params})
-    raise ValueError(f"unknown method '{method}': expected one of {', '.join(METHODS)}")
+    raise InputError(f"unknown method '{method}': expected one of {', '.join(METHODS)}")
 
 
 def _unit(x) -> np.ndarray:
@@ -102,7 +102,7 @@ def select_pair(train_normal: list[str], test_texts: list[str], test_labels, bud
     rank = 1 if held.get("mae_rank1", 1.0) < held.get("mae_additive", 0.0) else 0
     labels = np.asarray(test_labels).astype(int)
     if labels.min() == labels.max():
-        raise ValueError("the labelled sample needs both normal (0) and anomalous (1) documents")
+        raise InputError("the labelled sample needs both normal (0) and anomalous (1) documents")
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(cells), min(max(budget, 1), len(cells)), replace=False)
     encoders = {}
@@ -128,7 +128,7 @@ class AnomalyDetector(Workflow):
     def __init__(self, method: str = "knn", contamination: float = 0.1, model=DEFAULT_MODEL, seed: int = 0,
                  **params):
         if not 0 < contamination <= 0.5:
-            raise ValueError(f"contamination must be in (0, 0.5], got {contamination}")
+            raise InputError(f"contamination must be in (0, 0.5], got {contamination}")
         self.method, self.contamination, self.seed, self.params = method, float(contamination), seed, params
         make_detector(method, contamination, seed, **params)  # validates the name and settings early
         self._set_model(model)
@@ -143,7 +143,7 @@ class AnomalyDetector(Workflow):
         require("anomaly", "anomaly detection")
         x = self._vectors(texts, vectors)
         if len(x) < 10:
-            raise ValueError(f"need at least 10 documents to fit a detector, got {len(x)}")
+            raise InputError(f"need at least 10 documents to fit a detector, got {len(x)}")
         self.detector_ = make_detector(self.method, self.contamination, self.seed, **self.params).fit(x)
         self._fit_vectors = x  # what save() writes: PyOD detectors are refitted from it at load
         self.decision_scores_ = np.asarray(self.detector_.decision_scores_)
@@ -164,7 +164,7 @@ class AnomalyDetector(Workflow):
     def _restore(self, info, arrays) -> None:
         fit_vectors = arrays["fit_vectors"]
         if fit_vectors.ndim != 2 or len(fit_vectors) != info["n_fit"]:
-            raise ValueError("the saved vectors do not match the saved count")
+            raise InputError("the saved vectors do not match the saved count")
         self.fit(vectors=fit_vectors)
 
     def decision_function(self, texts=None, vectors=None) -> np.ndarray:
@@ -194,7 +194,7 @@ def complete_row(known: np.ndarray, observed: dict[int, float], rank: int = 1) -
     """
     known = np.asarray(known, dtype=np.float64)
     if not observed:
-        raise ValueError("observe at least one cell")
+        raise InputError("observe at least one cell")
     column_mean = known.mean(axis=0)
     centred = known - known.mean(axis=1, keepdims=True) - column_mean + known.mean()
     cells = np.asarray(list(observed), dtype=int)

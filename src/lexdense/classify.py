@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lexdense.errors import LexDenseError
+from lexdense.errors import InputError, LexDenseError
 from lexdense.io.atomic import atomic_directory
 from lexdense.workflow import DEFAULT_MODEL, Workflow
 
@@ -48,7 +48,7 @@ class EmbeddingClassifier(Workflow):
     def __init__(self, model=DEFAULT_MODEL, kind: str = "logreg", C: float = 10.0, hidden: int = 256,
                  max_iter: int = 1000, seed: int = 0):
         if kind not in KINDS:
-            raise ValueError(f"unknown kind '{kind}': expected logreg or mlp")
+            raise InputError(f"unknown kind '{kind}': expected logreg or mlp")
         self._set_model(model)
         self.kind, self.C, self.hidden, self.max_iter, self.seed = kind, float(C), int(hidden), int(max_iter), seed
 
@@ -63,13 +63,13 @@ class EmbeddingClassifier(Workflow):
         require("classify", "training a classifier")
         labels = y if y is not None else labels
         if labels is None:
-            raise ValueError("labels are required")
+            raise InputError("labels are required")
         x = self._vectors(texts, vectors)
         y = np.asarray([str(label) for label in labels])
         if len(y) != len(x):
-            raise ValueError(f"{len(y)} labels for {len(x)} texts")
+            raise InputError(f"{len(y)} labels for {len(x)} texts")
         if np.unique(y).size < 2:
-            raise ValueError("need at least two distinct labels to train a classifier")
+            raise InputError("need at least two distinct labels to train a classifier")
         if self.kind == "logreg":
             from sklearn.linear_model import LogisticRegression
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lexdense import neighbors
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL, as_encoder, unit_rows
 
 
@@ -121,12 +122,12 @@ def near_duplicates(texts: Sequence[str] | None = None, vectors: np.ndarray | No
     from scipy.sparse.csgraph import connected_components
 
     if not -1.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold}")
+        raise InputError(f"threshold must be a cosine in [-1, 1], got {threshold}")
     if keep not in ("first", "longest"):
-        raise ValueError(f"unknown keep '{keep}': expected first or longest")
+        raise InputError(f"unknown keep '{keep}': expected first or longest")
     if vectors is None:
         if texts is None:
-            raise ValueError("pass texts or vectors")
+            raise InputError("pass texts or vectors")
         vectors = as_encoder(model).encode(list(texts))
     vectors = unit_rows(vectors)
     n = len(vectors)
@@ -146,7 +147,7 @@ def near_duplicates(texts: Sequence[str] | None = None, vectors: np.ndarray | No
     _, component = connected_components(graph, directed=False)
     if keep == "longest":
         if texts is None:
-            raise ValueError('keep="longest" needs the texts')
+            raise InputError('keep="longest" needs the texts')
         priority = -np.asarray([len(t or "") for t in texts])
     else:
         priority = np.zeros(n)

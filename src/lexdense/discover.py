@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lexdense.errors import NotFittedError
+from lexdense.errors import InputError, NotFittedError
 from lexdense.model import unit_rows
 from lexdense.workflow import DEFAULT_MODEL, Workflow
 
@@ -38,13 +38,13 @@ class TopicDiscovery(Workflow):
                  n_neighbors: int = 15, min_cluster_size: int = 15, n_topics: int | None = None,
                  outliers: str = "keep", floor: float = 0.3, n_keywords: int = 10, seed: int = 0):
         if reducer not in ("umap", "pca"):
-            raise ValueError(f"unknown reducer '{reducer}': expected umap or pca")
+            raise InputError(f"unknown reducer '{reducer}': expected umap or pca")
         if outliers not in ("keep", "reassign"):
-            raise ValueError(f"unknown outlier policy '{outliers}': expected keep or reassign")
+            raise InputError(f"unknown outlier policy '{outliers}': expected keep or reassign")
         if n_topics is not None and n_topics < 1:
-            raise ValueError(f"n_topics must be positive, got {n_topics}")
+            raise InputError(f"n_topics must be positive, got {n_topics}")
         if min_cluster_size < 2:
-            raise ValueError(f"min_cluster_size must be at least 2, got {min_cluster_size}")
+            raise InputError(f"min_cluster_size must be at least 2, got {min_cluster_size}")
         self._set_model(model)
         self.reducer, self.n_components, self.n_neighbors = reducer, int(n_components), int(n_neighbors)
         self.min_cluster_size, self.n_topics, self.outliers = int(min_cluster_size), n_topics, outliers
@@ -72,12 +72,12 @@ class TopicDiscovery(Workflow):
 
         x = self._vectors(texts, vectors)
         if len(x) < 2 * self.min_cluster_size:
-            raise ValueError(f"need at least {2 * self.min_cluster_size} documents for min_cluster_size "
+            raise InputError(f"need at least {2 * self.min_cluster_size} documents for min_cluster_size "
                              f"{self.min_cluster_size}, got {len(x)}")
         reduced = self._reduce(x, self.n_components)
         labels = HDBSCAN(min_cluster_size=self.min_cluster_size, copy=True).fit_predict(reduced)
         if labels.max() < 0:
-            raise ValueError("HDBSCAN found no cluster: lower min_cluster_size or give more documents")
+            raise InputError("HDBSCAN found no cluster: lower min_cluster_size or give more documents")
         labels = self._renumber(labels)
         if self.n_topics is not None:
             labels = self._merge_to(x, labels, self.n_topics)
@@ -184,7 +184,7 @@ class TopicDiscovery(Workflow):
         keywords = info["keywords"]
         if topic_vectors.ndim != 2 or len(keywords) != len(topic_vectors) or labels.ndim != 1 \
                 or (len(labels) and labels.max() >= len(topic_vectors)):
-            raise ValueError("topic vectors, keywords and labels do not fit together")
+            raise InputError("topic vectors, keywords and labels do not fit together")
         self.topic_vectors_, self.labels_ = topic_vectors, labels
         self.keywords_ = [[str(w) for w in words] for words in keywords]
         self.outlier_share_ = {k: float(v) for k, v in info["outlier_share"].items()}

@@ -15,3 +15,11 @@ class LexDenseError(Exception):
 
 class NotFittedError(LexDenseError, ValueError, AttributeError):
     """A workflow object was used before ``fit`` (or ``load``)."""
+
+
+class InputError(LexDenseError, ValueError):
+    """Bad input: an empty or malformed argument, an option out of range, data of the wrong shape."""
+
+
+class InputTypeError(LexDenseError, TypeError):
+    """An argument of the wrong type (a number where texts are expected, ...)."""

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from lexdense.errors import InputError, InputTypeError
 from lexdense.model import DEFAULT_MODEL, as_encoder, unit_rows
 
 
@@ -50,17 +51,17 @@ class Explainer:
                         for k, words in concepts.items()}
             concepts = {k: words for k, words in concepts.items() if words}
             if len(concepts) < 2:
-                raise ValueError("a concept bank needs at least two concepts, each with at least one word")
+                raise InputError("a concept bank needs at least two concepts, each with at least one word")
             names = [str(k) for k in concepts]
             vectors = np.stack([_unit(model.encode(list(words))).mean(axis=0) for words in concepts.values()])
         else:
             names = [str(c) for c in concepts if isinstance(c, str) and c.strip()]
             vectors = model.encode(names) if names else np.zeros((0, model.dim))
         if len(names) < 2:
-            raise ValueError("a concept bank needs at least two concepts")
+            raise InputError("a concept bank needs at least two concepts")
         keep = np.linalg.norm(vectors, axis=1) > 0  # a concept with no word gives no direction
         if not keep.any():
-            raise ValueError("no concept of the bank has a word or character n-gram the model knows "
+            raise InputError("no concept of the bank has a word or character n-gram the model knows "
                              "(every concept embeds to the zero vector)")
         self.names = [n for n, k in zip(names, keep) if k]
         self.vectors = _unit(vectors[keep])
@@ -85,7 +86,7 @@ class Explainer:
     def explain(self, text: str, top: int = 10) -> dict:
         """Concepts that reconstruct the text's vector, strongest first, and the fidelity."""
         if not isinstance(text, str):
-            raise TypeError(f"expected a str, got {type(text).__name__}")
+            raise InputTypeError(f"expected a str, got {type(text).__name__}")
         vector = self.model.encode([text])[0]
         index, weights, fidelity = self.code(vector)
         return {"fidelity": fidelity, "concepts": [{"concept": self.names[i], "weight": float(w)}
@@ -149,7 +150,7 @@ def probe(vectors: np.ndarray, labels: Sequence, ks: Sequence[int] | None = None
     x = np.asarray(vectors, dtype=np.float64)
     labels = np.asarray([str(label) for label in labels])
     if len(np.unique(labels)) < 2:
-        raise ValueError(f"probing needs at least two distinct labels, got {len(np.unique(labels))}")
+        raise InputError(f"probing needs at least two distinct labels, got {len(np.unique(labels))}")
     dim = x.shape[1]
     ks = sorted({k for k in (ks or [1, 2, 4, 8, 16, 32, 64, 128, 256, dim]) if 1 <= k <= dim})
     rng = np.random.default_rng(seed)

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lexdense.errors import NotFittedError
+from lexdense.errors import InputError, NotFittedError
 from lexdense.model import unit_rows
 from lexdense.workflow import DEFAULT_MODEL, Workflow
 
@@ -41,19 +41,19 @@ class KeywordTopics(Workflow):
                  seed_share: float = 0.25, min_seeds: int = 10, keyword_weight: float = 1.0,
                  abstain: float = 0.0, C: float = 10.0, seed: int = 0):
         if not isinstance(keywords, Mapping) or len(keywords) < 2:
-            raise ValueError("keywords must map at least two labels to lists of keywords")
+            raise InputError("keywords must map at least two labels to lists of keywords")
         cleaned = {}
         for label, words in keywords.items():
             if isinstance(words, str):
                 words = [words]
             words = [w.strip() for w in words if isinstance(w, str) and w.strip()]
             if not words:
-                raise ValueError(f"label '{label}' has no keywords")
+                raise InputError(f"label '{label}' has no keywords")
             cleaned[str(label)] = words
         if not 0 < seed_share <= 1:
-            raise ValueError(f"seed_share must be in (0, 1], got {seed_share}")
+            raise InputError(f"seed_share must be in (0, 1], got {seed_share}")
         if not 0 <= abstain < 1:
-            raise ValueError(f"abstain must be in [0, 1), got {abstain}")
+            raise InputError(f"abstain must be in [0, 1), got {abstain}")
         self.keywords = cleaned
         self.labels = list(cleaned)
         self._set_model(model)  # resolved at first use: nothing is loaded or embedded before fit
@@ -98,7 +98,7 @@ class KeywordTopics(Workflow):
         docs = self._doc_vectors(texts, vectors)
         n, n_labels = len(docs), len(self.labels)
         if n < n_labels:
-            raise ValueError(f"need at least as many documents ({n}) as labels ({n_labels})")
+            raise InputError(f"need at least as many documents ({n}) as labels ({n_labels})")
         label_vectors = self.keyword_label_vectors
         for _ in range(max(self.iterations, 1)):
             sims = docs @ label_vectors.T
@@ -113,7 +113,7 @@ class KeywordTopics(Workflow):
         targets = np.concatenate([np.full(len(s), k) for k, s in enumerate(self.seeds_)])
         present = np.unique(targets)
         if len(present) < 2:
-            raise ValueError("the keywords pulled documents for fewer than two labels; add documents or keywords")
+            raise InputError("the keywords pulled documents for fewer than two labels; add documents or keywords")
         self.classifier_ = LogisticRegression(C=self.C, max_iter=1000).fit(docs[rows], targets)
         self.classes_index_ = self.classifier_.classes_
         self.train_vectors_ = docs
@@ -153,7 +153,7 @@ class KeywordTopics(Workflow):
         label_vectors, coef, classes = arrays["label_vectors"], arrays["coef"], arrays["classes_index"]
         if label_vectors.shape[0] != n_labels or coef.shape[1] != label_vectors.shape[1] \
                 or len(classes) < 2 or classes.max() >= n_labels or sum(info["seed_counts"]) != len(arrays["seeds"]):
-            raise ValueError("labels, vectors and classifier weights do not fit together")
+            raise InputError("labels, vectors and classifier weights do not fit together")
         self.label_vectors_ = label_vectors
         self.keyword_vectors, self.keyword_label_vectors = arrays["keyword_vectors"], arrays["keyword_label_vectors"]
         self.keyword_owner, self.keyword_list = arrays["keyword_owner"], [str(w) for w in info["keyword_list"]]

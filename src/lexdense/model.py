@@ -343,9 +343,9 @@ class LexDense:
     def check_options(self, precision: str = "float32", truncate_dim: int | None = None) -> None:
         """Raise ValueError naming a bad ``precision`` or ``truncate_dim``."""
         if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+            raise InputError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
         if truncate_dim is not None and not (isinstance(truncate_dim, int) and 1 <= truncate_dim <= self.dim):
-            raise ValueError(f"truncate_dim must be an int in 1..{self.dim}, got {truncate_dim!r}")
+            raise InputError(f"truncate_dim must be an int in 1..{self.dim}, got {truncate_dim!r}")
 
     def quantize(self, embeddings: np.ndarray, precision: str) -> np.ndarray:
         """Convert float32 vectors to ``precision`` (sentence-transformers conventions).
@@ -443,7 +443,7 @@ class LexDense:
             ngram_range = config["ngram_range"]
             if not (isinstance(ngram_range, list) and len(ngram_range) == 2
                     and all(isinstance(n, int) and not isinstance(n, bool) for n in ngram_range)):
-                raise ValueError(f"ngram_range must be a list of two integers, got {ngram_range!r}")
+                raise InputError(f"ngram_range must be a list of two integers, got {ngram_range!r}")
             featurizer = Featurizer(
                 vocabulary,
                 n_buckets=int(config["n_buckets"]),

@@ -19,6 +19,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -39,7 +40,7 @@ class _Embedder:
         from lexdense.io.embed_job import embedding_column
 
         if self.text_column not in batch.column_names:
-            raise ValueError(f"no column '{self.text_column}' (columns: {', '.join(batch.column_names)})")
+            raise InputError(f"no column '{self.text_column}' (columns: {', '.join(batch.column_names)})")
         texts = ["" if t is None else t for t in batch.column(self.text_column).to_pylist()]
         vectors = self.model.encode(texts, precision=self.precision, show_progress_bar=False)
         if not self.keep_text:

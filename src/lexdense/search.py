@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lexdense import neighbors
-from lexdense.errors import LexDenseError
+from lexdense.errors import InputError, InputTypeError, LexDenseError
 from lexdense.io.atomic import atomic_file, write_json
 from lexdense.io.readers import as_text, concat_tables
 from lexdense.messages import one_line
@@ -98,21 +98,21 @@ class SearchIndex:
         """Append documents; the ANN graph grows in place, BM25 statistics are recomputed."""
         texts = ["" if t is None else t for t in texts]
         if any(not isinstance(t, str) for t in texts):
-            raise TypeError("texts must be strings")
+            raise InputTypeError("texts must be strings")
         if vectors is None:
             if self.model is None:
-                raise ValueError("this index has no model: pass vectors=")
+                raise InputError("this index has no model: pass vectors=")
             vectors = self.model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress_bar)
         vectors = unit_rows(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise ValueError(f"vectors must be ({len(texts)}, dim), got {vectors.shape}")
+            raise InputError(f"vectors must be ({len(texts)}, dim), got {vectors.shape}")
         if len(self) and vectors.shape[1] != self._chunks[0].shape[1]:
-            raise ValueError(f"vectors have dim {vectors.shape[1]}, the index has {self._chunks[0].shape[1]}")
+            raise InputError(f"vectors have dim {vectors.shape[1]}, the index has {self._chunks[0].shape[1]}")
         table = pa.table({"text": pa.array(texts, pa.string())})
         if metadata is not None:
             columns = metadata if isinstance(metadata, pa.Table) else pa.table(dict(metadata))
             if columns.num_rows != len(texts):
-                raise ValueError(f"metadata has {columns.num_rows} rows for {len(texts)} texts")
+                raise InputError(f"metadata has {columns.num_rows} rows for {len(texts)} texts")
             for name in columns.column_names:
                 if name in ("text", "embedding"):
                     continue
@@ -141,7 +141,7 @@ class SearchIndex:
         mask = np.ones(len(self), dtype=bool)
         for column, wanted in where.items():
             if column not in self.table.column_names:
-                raise ValueError(f"unknown filter column '{column}': expected one of "
+                raise InputError(f"unknown filter column '{column}': expected one of "
                                  f"{', '.join(self.table.column_names)}")
             values = self.table.column(column)
             wanted_list = list(wanted) if isinstance(wanted, (list, tuple, set)) else [wanted]
@@ -245,16 +245,16 @@ class SearchIndex:
             a single string query gives one list.
         """
         if mode not in ("dense", "bm25", "hybrid"):
-            raise ValueError(f"unknown mode '{mode}': expected dense, bm25 or hybrid")
+            raise InputError(f"unknown mode '{mode}': expected dense, bm25 or hybrid")
         if mode != "dense" and not self.use_bm25:
-            raise ValueError(f"this index was built without BM25 (bm25=False, --no-bm25): mode '{mode}' "
+            raise InputError(f"this index was built without BM25 (bm25=False, --no-bm25): mode '{mode}' "
                              "needs it; search with mode 'dense' or rebuild the index with BM25")
         if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+            raise InputError(f"k must be a positive int, got {k!r}")
         single = isinstance(queries, str)
         if isinstance(queries, np.ndarray):
             if mode != "dense":
-                raise ValueError("query vectors only work with mode='dense'")
+                raise InputError("query vectors only work with mode='dense'")
             query_vectors, texts = unit_rows(np.atleast_2d(queries)), None
         else:
             texts = [queries] if single else ["" if q is None else str(q) for q in queries]
@@ -264,7 +264,7 @@ class SearchIndex:
         mask = self._mask(where)
         if mode in ("dense", "hybrid") and query_vectors is None:
             if self.model is None:
-                raise ValueError("this index was built from vectors without a model: pass query vectors")
+                raise InputError("this index was built from vectors without a model: pass query vectors")
             query_vectors = unit_rows(self.model.encode(texts))
         if mode == "dense":
             ranked = self._dense(query_vectors, k, mask, exact)
@@ -303,7 +303,7 @@ class SearchIndex:
 
         path = Path(path) if path is not None else self.path
         if path is None:
-            raise ValueError("no path: pass save(path)")
+            raise InputError("no path: pass save(path)")
         with exclusive_lock(path):
             return self._save(path)
 
@@ -449,7 +449,7 @@ def _check_npy_headers(directory: Path) -> None:
                 read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
                 if read_header is None:
-                    raise ValueError(f"npy format version {version}, expected 1.0 or 2.0")
+                    raise InputError(f"npy format version {version}, expected 1.0 or 2.0")
                 _, _, dtype = read_header(handle)
         except Exception as exc:  # numpy raises ValueError, SyntaxError, ... on a damaged header
             raise IndexError_(f"{file}: damaged BM25 array ({one_line(exc) or type(exc).__name__})") from None

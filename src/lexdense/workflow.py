@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lexdense.errors import LexDenseError, NotFittedError
+from lexdense.errors import InputError, InputTypeError, LexDenseError, NotFittedError
 from lexdense.model import DEFAULT_MODEL, unit_rows
 
 __all__ = ["DEFAULT_MODEL", "EstimatorFileError", "Workflow"]
@@ -44,7 +44,7 @@ class Workflow:
         """The embedding model, loaded at first use."""
         if self._encoder is None:
             if self.model_spec is None:
-                raise ValueError(f"this {type(self).__name__} has no embedding model: pass vectors=")
+                raise InputError(f"this {type(self).__name__} has no embedding model: pass vectors=")
             from lexdense.model import as_encoder
 
             self._encoder = as_encoder(str(self.model_spec))
@@ -68,13 +68,13 @@ class Workflow:
         """(n, dim) float32 rows of ``vectors``, or of ``texts`` embedded; unit length if ``unit``."""
         if vectors is None:
             if texts is None:
-                raise ValueError("pass texts or vectors=")
+                raise InputError("pass texts or vectors=")
             if isinstance(texts, (str, bytes)):
-                raise TypeError("expected a list of texts, got one string")
+                raise InputTypeError("expected a list of texts, got one string")
             vectors = self.model.encode(list(texts))
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or not len(vectors):
-            raise ValueError(f"expected a non-empty (n, dim) matrix of vectors, got shape {vectors.shape}")
+            raise InputError(f"expected a non-empty (n, dim) matrix of vectors, got shape {vectors.shape}")
         return unit_rows(vectors) if unit else vectors
 
     def _check_fitted(self, attribute: str) -> None:

@@ -9,6 +9,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from lexdense.errors import InputError
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -75,13 +77,8 @@ COMMAND_EXTRAS = {"distill": "train", "evaluate_command": "eval", "index_command
 
 def _guarded(function, *args, **kwargs):
     """Run a command; expected errors (bad input, bad files) become one line, not a traceback."""
-    from lexdense.classify import ClassifierFileError
     from lexdense.errors import LexDenseError
     from lexdense.extras import extra_for, require
-    from lexdense.io.datasets import DatasetUnavailable
-    from lexdense.io.readers import CorpusError
-    from lexdense.model import ModelFileError
-    from lexdense.search import IndexError_
 
     try:
         if function.__name__ in COMMAND_EXTRAS:  # before any work: a missing extra leaves nothing behind
@@ -94,8 +91,7 @@ def _guarded(function, *args, **kwargs):
         if extra is None:
             raise
         _fail(f"this command needs {exc.name}, which is not installed: pip install 'lexdense[{extra}]'")
-    except (CorpusError, ModelFileError, DatasetUnavailable, IndexError_, ClassifierFileError, ValueError, TypeError,
-            FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:  # the user's environment, not a bug
         _fail(str(exc))
     except OSError as exc:  # a full disk, an unreadable file: one line, never a traceback
         import errno
@@ -106,7 +102,9 @@ def _guarded(function, *args, **kwargs):
                   "rerun (embed: with --resume, finished parts are kept)")
         _fail(f"{exc.strerror or exc}{where}")
     except KeyboardInterrupt:
-        _fail("interrupted; finished parts are kept, rerun with --resume")
+        if function.__name__ == "embed":  # the one command that resumes
+            _fail("interrupted; finished parts are kept, rerun with --resume")
+        _fail("interrupted; nothing half-written was kept")
     except Exception as exc:  # safetensors reports a failed write (a full disk) as its own error type
         if type(exc).__name__ != "SafetensorError":
             raise
@@ -170,9 +168,9 @@ def _parse_where(where: Optional[list[str]]) -> dict:
     for item in where or []:
         column, sep, value = item.partition("=")
         if not sep or not column:
-            raise ValueError(f"--where expects COLUMN=VALUE, got '{item}'")
+            raise InputError(f"--where expects COLUMN=VALUE, got '{item}'")
         if not value:
-            raise ValueError(f"--where {item}: no value given (expected COLUMN=VALUE)")
+            raise InputError(f"--where {item}: no value given (expected COLUMN=VALUE)")
         parsed.setdefault(column, []).append(value)
     return parsed
 
@@ -185,14 +183,14 @@ def _read_keywords(keywords_file: Optional[Path], label: Optional[list[str]]) ->
         try:
             data = json.loads(keywords_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords] ({exc.__class__.__name__})") from None
+            raise InputError(f"{keywords_file}: expected a JSON object label -> [keywords] ({exc.__class__.__name__})") from None
         if not isinstance(data, dict) or not all(isinstance(v, (list, str)) for v in data.values()):
-            raise ValueError(f"{keywords_file}: expected a JSON object label -> [keywords]")
+            raise InputError(f"{keywords_file}: expected a JSON object label -> [keywords]")
         keywords.update({str(k): [v] if isinstance(v, str) else [str(w) for w in v] for k, v in data.items()})
     for item in label or []:
         name, sep, words = item.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"--label expects NAME=word,word,..., got '{item}'")
+            raise InputError(f"--label expects NAME=word,word,..., got '{item}'")
         keywords[name.strip()] = [w for w in words.split(",") if w.strip()]
     return keywords
 
@@ -205,7 +203,7 @@ def _read_corpus(input: Path, text_field: str):
         texts.extend(batch)
         metas.append(meta)
     if not texts:
-        raise ValueError(f"{input}: no documents")
+        raise InputError(f"{input}: no documents")
     from lexdense.io.readers import concat_tables
 
     return texts, concat_tables(metas)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from lexdense.cli._common import _claim_output, _guard, _read_corpus, _with_outputs, app, err
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -42,7 +43,7 @@ def anomalies(
     texts, meta = _read_corpus(input, text_field)
     if select:
         if label_field not in meta.column_names:
-            raise ValueError(f"--select needs a labelled sample: no field '{label_field}' in {input}")
+            raise InputError(f"--select needs a labelled sample: no field '{label_field}' in {input}")
         raw = meta.column(label_field).to_pylist()
         labels = np.asarray([str(v).lower() in ("1", "true", "yes", "anomaly") for v in raw], dtype=int)
         rng = np.random.default_rng(0)
@@ -50,7 +51,7 @@ def anomalies(
         cut = int(0.7 * len(normal))
         test = np.concatenate([normal[cut:], np.flatnonzero(labels == 1)])
         if cut < 10 or labels.sum() == 0:
-            raise ValueError("--select needs at least 15 normal and 1 anomalous labelled documents")
+            raise InputError("--select needs at least 15 normal and 1 anomalous labelled documents")
         result = select_pair([texts[i] for i in normal[:cut]], [texts[i] for i in test], labels[test],
                              budget=budget, model=model)
         table = Table(title=f"AUROC per embedding x detector (rank-{result['rank']} completion)")
@@ -66,7 +67,7 @@ def anomalies(
                   "(additive) AUROC, leaving each dataset out (benchmarks/anomaly.py)")
         return
     if out is None:
-        raise ValueError("--out is required (unless --select)")
+        raise InputError("--out is required (unless --select)")
     detector = AnomalyDetector(method, contamination=contamination, model=model)
     if fit_on is not None:
         normal_texts, _ = _read_corpus(fit_on, text_field)

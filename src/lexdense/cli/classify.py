@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from lexdense.cli._common import _claim_directory, _claim_output, _corpus_batches, _guard, _with_outputs, app, err
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
 classify_app = typer.Typer(no_args_is_help=True, help="Train and apply text classifiers on embeddings.")
@@ -36,21 +37,21 @@ def classify_train(
     from lexdense.model import LexDense
 
     if not 0 <= holdout < 1:
-        raise ValueError(f"--holdout must be in [0, 1), got {holdout}")
+        raise InputError(f"--holdout must be in [0, 1), got {holdout}")
     check_output_directory(out, "classifier", overwrite, lambda p: (p / "classifier.json").is_file())
     _claim_directory(out)
     embedder = LexDense.load(model)
     vectors, labels = [], []
     for texts, meta in _corpus_batches(input, text_field):
         if label_field not in meta.column_names:
-            raise ValueError(f"{input}: no field '{label_field}' (fields: {', '.join(meta.column_names)}); "
+            raise InputError(f"{input}: no field '{label_field}' (fields: {', '.join(meta.column_names)}); "
                              "use --label-field")
         column = meta.column(label_field).to_pylist()
         keep = [i for i, label in enumerate(column) if label is not None and str(label) != ""]
         vectors.append(embedder.encode([texts[i] for i in keep]))
         labels.extend(str(column[i]) for i in keep)
     if not labels:
-        raise ValueError(f"{input}: no labelled document (every record lacks '{label_field}' or the file is empty)")
+        raise InputError(f"{input}: no labelled document (every record lacks '{label_field}' or the file is empty)")
     x, y = np.vstack(vectors), np.asarray(labels)
     order = np.random.default_rng(0).permutation(len(y))
     n_test = int(len(y) * holdout)
@@ -107,5 +108,5 @@ def classify_predict(
             if writer is not None:
                 writer.close()
         if writer is None:
-            raise ValueError(f"{input}: no documents")
+            raise InputError(f"{input}: no documents")
     err.print(f"{out}: {n:,} documents labelled")

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from lexdense.cli._common import _claim_output, _corpus_batches, _guard, _with_outputs, app, err
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -41,7 +42,7 @@ def dedup(
         metas.append(meta)
         vectors.append(embedder.encode(batch))
     if not texts:
-        raise ValueError(f"{input}: no documents")
+        raise InputError(f"{input}: no documents")
     result = near_duplicates(texts, vectors=np.vstack(vectors), threshold=threshold, keep=keep)
     from lexdense.io.readers import concat_tables
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from lexdense.cli._common import _claim_directory, _guard, _load_encoder, app, err
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -40,11 +41,11 @@ def embed(
     from lexdense.progress import make_progress
 
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision '{precision}': expected one of {', '.join(PRECISIONS)}")
     if engine not in ("local", "ray"):
-        raise ValueError(f"unknown engine '{engine}': expected local or ray")
+        raise InputError(f"unknown engine '{engine}': expected local or ray")
     if workers is not None and workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
+        raise InputError(f"--workers must be at least 1, got {workers}")
     if engine == "ray":
         from lexdense.scale import embed_parquet
 
@@ -170,7 +171,7 @@ def evaluate_command(
     if tasks:
         unknown = [t for t in expand(tasks) if t not in TASKS]
         if unknown:
-            raise ValueError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
+            raise InputError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
                              f"or one of {', '.join(TASKS)}")
 
     from lexdense.eval import read_reuse

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from lexdense.cli._common import _guard, _read_corpus, _read_keywords, app
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -40,7 +41,7 @@ def explain(
     if probe_file is not None:
         texts, meta = _read_corpus(probe_file, text_field)
         if label_field not in meta.column_names:
-            raise ValueError(f"{probe_file}: no field '{label_field}'; use --label-field")
+            raise InputError(f"{probe_file}: no field '{label_field}'; use --label-field")
         result = probe(embedder.encode(texts), meta.column(label_field).to_pylist())
         if json_out:
             print(json.dumps(result))
@@ -57,7 +58,7 @@ def explain(
         console.print(table)
         return
     if text is None:
-        raise ValueError("give a text to explain (or --probe FILE)")
+        raise InputError("give a text to explain (or --probe FILE)")
     bank = None
     if concepts is not None:
         if concepts.suffix == ".json":

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from lexdense.cli._common import _corpus_batches, _guard, _parse_where, app, err
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 from lexdense.neighbors import ANN_THRESHOLD
 
@@ -28,13 +29,13 @@ def index_command(
     from lexdense.search import SearchIndex
 
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file, not an index directory: choose another --out"
+        raise InputError(f"{out} is a file, not an index directory: choose another --out"
                          + (" (it is the input)" if input.exists() and out.samefile(input) else ""))
     from lexdense.io.atomic import exclusive_lock
 
     with exclusive_lock(out):  # load, add and save as one: a second writer is refused, not lost
         if (out / "manifest.json").exists() and not add:
-            raise ValueError(f"{out} is already an index: use --add to add documents to it")
+            raise InputError(f"{out} is already an index: use --add to add documents to it")
         index = SearchIndex.load(out) if add and (out / "manifest.json").exists() else \
             SearchIndex(model=model, ann_threshold=ann_threshold, bm25=not no_bm25)
         before = len(index)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from lexdense.cli._common import _claim_output, _corpus_batches, _guard, _read_keywords, _with_outputs, app
+from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -45,7 +46,7 @@ def topics(
         metas.append(meta)
         vectors.append(embedder.encode(batch))
     if not vectors:
-        raise ValueError(f"{input}: no documents")
+        raise InputError(f"{input}: no documents")
     x = np.vstack(vectors)
     estimator.fit(vectors=x)
     proba = estimator.predict_proba(vectors=x)

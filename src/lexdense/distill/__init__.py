@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lexdense.distill.vocabulary import Vocabulary, mine_vocabulary
+from lexdense.errors import InputError
 from lexdense.model import FORMAT, FORMAT_VERSION, LexDense
 from lexdense.text.featurizer import Featurizer, check_texts
 
@@ -108,7 +109,7 @@ def distill(
     from lexdense.distill.trainer import LOSSES
 
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
+        raise InputError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
     if out is not None:  # refuse a foreign directory before any work, not after it
         from lexdense.io.atomic import check_output_directory
         from lexdense.model import _is_model_directory
@@ -116,7 +117,7 @@ def distill(
         check_output_directory(out, "model", False, _is_model_directory)
     documents = check_texts(list(corpus))
     if not documents:
-        raise ValueError("the distillation corpus is empty")
+        raise InputError("the distillation corpus is empty")
     torch.set_num_threads(os.cpu_count() or 1)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -131,7 +132,7 @@ def distill(
     vocabulary: Vocabulary = mine_vocabulary(documents, n_words=n_words, n_bigrams=n_bigrams,
                                              extra_words=extra)
     if not vocabulary.tokens:
-        raise ValueError("no word occurs in two documents: the corpus is too small to distil from")
+        raise InputError("no word occurs in two documents: the corpus is too small to distil from")
     timings["vocabulary_s"] = time.perf_counter() - started
 
     rng = np.random.default_rng(seed)
@@ -145,7 +146,7 @@ def distill(
             long_texts = [long_texts[i] for i in picked]
         texts = texts + long_texts
     if len(texts) < 8:
-        raise ValueError(f"only {len(texts)} passages of >= 3 words: the corpus is too small")
+        raise InputError(f"only {len(texts)} passages of >= 3 words: the corpus is too small")
 
     t0 = time.perf_counter()
     cache = Path(cache_dir) / "teacher"
@@ -165,7 +166,7 @@ def distill(
     t0 = time.perf_counter()
     rotation = trainer.principal_basis(targets)
     if d_out is not None and not 1 <= d_out <= rotation.shape[1]:
-        raise ValueError(f"d_out must be in 1..{rotation.shape[1]}, got {d_out}")
+        raise InputError(f"d_out must be in 1..{rotation.shape[1]}, got {d_out}")
     rotation = rotation[:, :d_out] if d_out else rotation
     rotated = targets @ rotation
     featurizer = Featurizer(vocabulary.tokens, n_buckets=n_buckets, ngram_range=tuple(ngram_range),

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lexdense.errors import InputError
 from lexdense.model import LexDense
 
 
@@ -29,11 +30,11 @@ def fold_affine(model: LexDense, texts: Sequence[str], *, alpha: float = 0.0, rc
         zero, not blown up: outputs span at most ``d_embed`` dimensions of ``d_out``.
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise InputError(f"alpha must be in [0, 1], got {alpha}")
     raw = model.encode(list(texts), normalize_embeddings=False, show_progress_bar=False).astype(np.float64)
     raw = raw[np.abs(raw).sum(1) > 0]
     if len(raw) < 2:
-        raise ValueError("need at least two texts with known features to estimate the mean")
+        raise InputError("need at least two texts with known features to estimate the mean")
     mean = raw.mean(0)
     weight = model.weights["out.weight"].astype(np.float64)  # (d_out, d_embed)
     bias = model.weights["out.bias"].astype(np.float64) - mean

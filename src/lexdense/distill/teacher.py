@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lexdense.errors import InputError
 from lexdense.io.atomic import atomic_file
 
 PACKAGED_TEACHERS = {
@@ -64,7 +65,7 @@ def bfloat16_is_fast(cpuinfo: str | None = None) -> bool:
 def resolve_precision(precision: str) -> str:
     """``auto``: bfloat16 where the CPU has native bfloat16, else float32."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown teacher precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown teacher precision '{precision}': expected one of {', '.join(PRECISIONS)}")
     if precision == "auto":
         return "bfloat16" if bfloat16_is_fast() else "float32"
     return precision

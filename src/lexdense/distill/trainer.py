@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lexdense.errors import InputError
+
 LOSSES = ("cosine", "gram-kl", "cosine+gram-kl", "cosine+contrastive")
 
 
@@ -77,7 +79,7 @@ def distillation_loss(name: str, student: torch.Tensor, teacher: torch.Tensor):
         return cosine_loss(student, teacher) + gram_kl_loss(student, teacher)
     if name == "cosine+contrastive":
         return cosine_loss(student, teacher) + 0.1 * contrastive_loss(student, teacher)
-    raise ValueError(f"unknown loss '{name}': expected one of {', '.join(LOSSES)}")
+    raise InputError(f"unknown loss '{name}': expected one of {', '.join(LOSSES)}")
 
 
 @dataclass
@@ -127,7 +129,7 @@ def train(
 ) -> list[dict]:
     """Train ``model`` so its outputs match ``targets`` (n, d_out); returns per-epoch logs."""
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
+        raise InputError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n = targets.shape[0]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lexdense.errors import InputError, InputTypeError
+
 SUITE_VERSION = "0.2"
 
 
@@ -27,7 +29,7 @@ class _TimedEncoder:
 
     def __init__(self, encoder):
         if not callable(getattr(encoder, "encode", None)) and not callable(getattr(encoder, "search", None)):
-            raise TypeError(f"expected an object with an encode(list[str]) method, got {type(encoder).__name__}")
+            raise InputTypeError(f"expected an object with an encode(list[str]) method, got {type(encoder).__name__}")
         self.encoder = encoder
         if callable(getattr(encoder, "search", None)) and not callable(getattr(encoder, "encode", None)):
             self.search = self._search
@@ -76,7 +78,7 @@ class _TimedEncoder:
             vectors = np.asarray(vectors, dtype=np.float32)
         self._count(texts, start)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise ValueError(f"encode returned shape {vectors.shape} for {len(texts)} texts")
+            raise InputError(f"encode returned shape {vectors.shape} for {len(texts)} texts")
         return vectors
 
     def _search(self, queries: list[str], documents: list[str], k: int) -> np.ndarray:
@@ -129,10 +131,10 @@ def read_reuse(path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{path}: not an earlier 'lexdense eval --json' file ({' '.join(str(exc).split())})") from None
+        raise InputError(f"{path}: not an earlier 'lexdense eval --json' file ({' '.join(str(exc).split())})") from None
 
     def bad(why: str):
-        return ValueError(f"{path}: not an earlier 'lexdense eval --json' file ({why})")
+        return InputError(f"{path}: not an earlier 'lexdense eval --json' file ({why})")
 
     if not isinstance(data, dict):
         raise bad("expected an object of model -> result")
@@ -168,7 +170,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
     names = expand(tasks)
     unknown = [n for n in names if n not in TASKS]
     if unknown:
-        raise ValueError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
+        raise InputError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
                          f"or one of {', '.join(TASKS)}")
     from lexdense.io.datasets import DatasetUnavailable
 
@@ -198,7 +200,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
         scores = task.run(timed)
         results[name] = {"kind": task.kind, "fingerprint": fingerprint(task), **scores}
     if not results:
-        raise ValueError("no task could run: " + "; ".join(skipped.values()) if skipped else "no task selected")
+        raise InputError("no task could run: " + "; ".join(skipped.values()) if skipped else "no task selected")
     kinds = sorted({r["kind"] for r in results.values()})
     summary = {f"mean_{kind}": float(np.mean([r["main_score"] for r in results.values() if r["kind"] == kind]))
                for kind in kinds}

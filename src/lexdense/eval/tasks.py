@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lexdense.errors import InputError
 from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant, recall_at_k
 
 
@@ -104,7 +105,7 @@ class Classification:
                 model = LogisticRegression(max_iter=100).fit(train[rows], labels[subset])
                 predictions.append(model.predict(test))
         else:
-            raise ValueError(f"unknown protocol '{self.protocol}': expected full or mteb")
+            raise InputError(f"unknown protocol '{self.protocol}': expected full or mteb")
         accuracy = float(np.mean([(p == truth).mean() for p in predictions]))
         f1 = float(np.mean([f1_score(truth, p, average="macro") for p in predictions]))
         return {"main_score": accuracy, "accuracy": accuracy, "f1_macro": f1}

