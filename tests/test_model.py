@@ -83,7 +83,7 @@ def test_precisions(tiny_model):
 def test_save_load_roundtrip(tmp_path, tiny_model):
     path = tiny_model.save(tmp_path / "m")
     assert sorted(p.name for p in path.iterdir()) == [".lexdense-output", "README.md", "config.json",
-                                                     "model.safetensors", "tokenizer.json"]
+                                                     "model.safetensors", "modules.json", "tokenizer.json"]
     loaded = LexDense.load(path)
     texts = ["the cat sat on the mat", "zebra crossing", "new york"]
     np.testing.assert_allclose(loaded.encode(texts), tiny_model.encode(texts), rtol=1e-6)
