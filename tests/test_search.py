@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lexdense.cli import app
-from lexdense.search import IndexError_, SearchIndex, _rrf
+from lexdense.search import IndexError_, SearchIndex, fusion, passages
 
 DOCS = ["the stock market fell sharply on monday", "a new flu vaccine trial begins",
         "football cup final tonight in london", "central bank raises interest rates",
@@ -37,11 +37,58 @@ def test_filters_keep_only_matching_rows(small):
         small.search("flu", where={"colour": "red"})
 
 
-def test_reciprocal_rank_fusion_on_a_hand_checked_case():
-    rows, scores = _rrf([(np.array([5, 7, 9]), None), (np.array([7, 5, 1]), None)], k=3)
-    # 5 and 7 both get 1/61 + 1/62, 9 and 1 both 1/63: ties break by the lower row.
-    assert rows.tolist() == [5, 7, 1]
-    assert scores[0] == pytest.approx(1 / 61 + 1 / 62)
+def test_hybrid_fusion_on_a_hand_checked_case():
+    rows = np.array([3, 5, 7])
+    dense = np.array([0.9, 0.5, 0.1])   # scaled: 1, 0.5, 0
+    bm25 = np.array([0.0, 8.0, 4.0])    # scaled: 0, 1, 0.5
+    top, scores = fusion.top(rows, dense, bm25, k=3, weight=0.5)
+    # 5: 0.25 + 0.5; 3: 0.5 + 0; 7: 0 + 0.25
+    assert top.tolist() == [5, 3, 7] and scores.tolist() == pytest.approx([0.75, 0.5, 0.25])
+    assert fusion.top(rows, dense, bm25, k=1, weight=0.9)[0].tolist() == [3]  # weight moves the order
+    assert fusion.scale(np.array([2.0, 2.0])).tolist() == [1.0, 1.0]
+    assert fusion.scale(np.array([0.0, 0.0])).tolist() == [0.0, 0.0]
+    assert fusion.pool(np.array([7, 3]), np.array([3, 9])).tolist() == [3, 7, 9]
+
+
+def test_hybrid_scores_are_fused_scores_in_zero_one(small):
+    hits = small.search(["flu vaccine trial", "the striker scored"], k=6, mode="hybrid")
+    for query_hits in hits:
+        scores = [h["score"] for h in query_hits]
+        assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] and scores[0] <= 1
+    # the document first on both counts is the best of the pool on both: 1.0
+    assert hits[0][0]["row"] == 1 and hits[0][0]["score"] == pytest.approx(1.0)
+
+
+def test_a_hit_shows_the_passage_that_matched():
+    header = "Daily bulletin of the city council. Published every morning for residents. "
+    filler = " ".join(f"Item {i} concerns parking permits and bin collection days." for i in range(20))
+    long_doc = header + filler + " The measles outbreak closed two schools near the harbour. " + filler
+    index = SearchIndex.build([long_doc, DOCS[0], DOCS[2]])
+    for mode in ("dense", "bm25", "hybrid"):
+        hit = index.search("measles outbreak schools", k=1, mode=mode)[0]
+        start, end = hit["passage_span"]
+        assert hit["row"] == 0 and "measles outbreak" in long_doc[start:end], mode
+        assert start > 0 and end - start < len(long_doc) // 3
+    short = index.search("stock market", k=1)[0]
+    assert short["text"] == DOCS[0] and short["passage_span"] == [0, len(DOCS[0])]
+    assert "passage_span" not in index.search("stock market", k=1, passages=False)[0]
+
+
+def test_passages_cover_the_text_and_end_at_sentences():
+    text = " ".join(f"Sentence number {i} has exactly seven words." for i in range(40))
+    spans = passages.passage_spans(text, words=60)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a < b for a, b in spans) and all(b < c for (_, b), (c, _) in zip(spans, spans[1:]))
+    assert all(text[b - 1] == "." for _, b in spans)
+    assert all(30 <= len(text[a:b].split()) <= 60 for a, b in spans[:-1])
+    assert passages.passage_spans("  two words ") == [(2, 11)]
+
+
+def test_highlights_skip_stopwords():
+    text = "The Fed raised RATES at the meeting; rates rose."
+    spans = passages.highlight_spans(text, "the rates at the fed")
+    assert [text[a:b] for a, b in spans] == ["Fed", "RATES", "rates"]
+    assert passages.highlight_spans(text, "the at of") == []
 
 
 def test_ann_matches_exact_search_and_filters_fall_back_to_exact():
@@ -68,7 +115,7 @@ def test_save_add_load_and_a_crash_keeps_the_previous_index(tmp_path, monkeypatc
     index = SearchIndex.load(path)
     index.add(DOCS[4:], metadata={"source": SOURCES[4:]})
 
-    import lexdense.search as search_module
+    import lexdense.search.store as search_module
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while switching the manifest")

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from lexdense.cli._common import _corpus_batches, _guard, _parse_where, app, err
 from lexdense.errors import InputError
@@ -51,15 +53,16 @@ def search(
     index_dir: Path = typer.Argument(..., help="Index directory (lexdense index)"),
     queries: list[str] = typer.Argument(..., help="One or more queries"),
     k: int = typer.Option(10, "-k", help="Results per query"),
-    mode: str = typer.Option("dense", help="dense, bm25 or hybrid"),
+    mode: str = typer.Option("dense", help="dense (score: cosine), bm25 (score: BM25) or hybrid (score in 0..1: "
+                             "0.5 dense + 0.5 BM25, each scaled over the query's candidates)"),
     where: Optional[list[str]] = typer.Option(None, help="Metadata filter COLUMN=VALUE (repeatable)"),
     exact: Optional[bool] = typer.Option(None, "--exact/--ann", help="Force exact or ANN search"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table"),
 ) -> None:
-    """Search an index; prints rank, score, text and metadata."""
+    """Search an index; prints rank, score, the passage of each hit that matched (query words
+    in bold) and metadata. --json prints every field and passage_span, [start, end) of text."""
     import json
 
-    from rich.markup import escape
     from rich.table import Table
 
     from lexdense.search import SearchIndex
@@ -78,12 +81,37 @@ def search(
         table = Table(title=f"{query!r} ({mode})", title_justify="left")
         table.add_column("#", justify="right")
         table.add_column("score", justify="right")
-        table.add_column("text", overflow="fold", max_width=80)
+        table.add_column("passage", overflow="fold", max_width=80)
         extra = [c for c in (index.table.column_names if index.table is not None else []) if c != "text"][:3]
         for column in extra:
             table.add_column(column)
         for rank, hit in enumerate(hits, 1):
-            text = " ".join(str(hit["text"]).split())
-            table.add_row(str(rank), f"{hit['score']:.3f}", escape(text[:120]),
+            table.add_row(str(rank), f"{hit['score']:.3f}", shown_passage(hit, query),
                           *[escape(str(hit.get(c, ""))[:40]) for c in extra])
         console.print(table)
+
+
+_ONE_LINE = str.maketrans("\n\r\t\v\f", "     ")
+
+
+def shown_passage(hit: dict, query: str, limit: int = 300) -> Text:
+    """The hit's best passage (at most ``limit`` characters, "..." where text is cut), its
+    query words in bold."""
+    from lexdense.search import highlight_spans
+
+    text = str(hit.get("text", ""))
+    span = hit.get("passage_span")
+    start, end = span if isinstance(span, list) and len(span) == 2 else (0, len(text))
+    marks = highlight_spans(text[start:end], query)
+    if end - start > limit and marks:  # a long passage: begin a little before its first query word
+        first = start + marks[0][0]
+        start = max(start, text.rfind(" ", start, max(start, first - limit // 4)) + 1)
+    end = min(end, start + limit)
+    shown = Text("..." if start > 0 else "")
+    offset = len(shown)
+    shown.append(text[start:end].translate(_ONE_LINE))  # one table cell: line breaks read as spaces
+    for a, b in highlight_spans(text[start:end], query):
+        shown.stylize("bold", offset + a, offset + b)
+    if end < len(text):
+        shown.append("...")
+    return shown

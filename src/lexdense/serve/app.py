@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from lexdense.model import DEFAULT_MODEL
+from lexdense.search.passages import highlight_spans  # the page and the CLI mark the same words
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -57,7 +58,10 @@ class Hit(BaseModel):
     score: float
     text: str
     metadata: dict
-    highlights: list[list[int]] = Field(..., description="[start, end) character spans of query words in the text")
+    highlights: list[list[int]] = Field(..., description="[start, end) character spans of query words in the "
+                                        "text (stopwords such as 'the' and 'at' are not marked)")
+    passage_span: list[int] = Field(..., description="[start, end) characters of the passage of the text that "
+                                    "best matches the query (the whole text when it is short)")
 
 
 class SearchResponse(BaseModel):
@@ -186,20 +190,6 @@ class MicroBatcher:
                         future.set_exception(exc)
 
 
-def highlight_spans(text: str, query: str) -> list[list[int]]:
-    """Character spans of the words of ``text`` that are also words of ``query`` (the
-    featurizer's own word rule, case-insensitive)."""
-    import re
-
-    from lexdense.text.featurizer import _WORD_RE, words
-
-    wanted = set(words(query))
-    if not wanted:
-        return []
-    return [[m.start(), m.end()] for m in re.finditer(_WORD_RE.pattern, text, flags=re.IGNORECASE)
-            if m.group(0).lower() in wanted]
-
-
 def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
                classifier: str | os.PathLike | None = None, token: str | None = None,
                max_texts: int = 1024, max_text_chars: int = 200_000, max_body_bytes: int = 8 << 20,
@@ -276,14 +266,17 @@ def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
 
         def run_search():
             hits = search_index.search(body.query, k=body.k, mode=body.mode, where=body.where or None)
+            columns = search_index.table.column_names if search_index.table is not None else []
             results = []
             for hit in hits:
                 text = str(hit.pop("text", ""))
                 row, score = hit.pop("row"), hit.pop("score")
+                # a metadata column named passage_span stays metadata (search then adds none)
+                passage = [0, len(text)] if "passage_span" in columns else hit.pop("passage_span", [0, len(text)])
                 metadata = {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v))
                             for k, v in hit.items()}
                 results.append({"row": row, "score": score, "text": text, "metadata": metadata,
-                                "highlights": highlight_spans(text, body.query)})
+                                "highlights": highlight_spans(text, body.query), "passage_span": passage})
             return {"results": results}
 
         try:
