@@ -190,6 +190,29 @@ def test_ranker_runs_only_retrieval_and_sparse_encoder_runs_everything():
     assert tfidf["tasks"]["20ng-halves-pairs"]["main_score"] > 0.6
 
 
+def test_retrieval_reports_dense_bm25_and_hybrid_side_by_side():
+    from lexdense.eval.baselines import Bm25
+
+    task = ["news-title-retrieval"]
+    ours = evaluate(LexDense.load("lexdense-base"), tasks=task, quick=True)["tasks"]["news-title-retrieval"]
+    ranker = evaluate(Bm25(), tasks=task, quick=True)["tasks"]["news-title-retrieval"]
+    for prefix in ("", "bm25_", "hybrid_"):
+        assert 0 < ours[f"{prefix}ndcg_at_10"] <= 1 and 0 < ours[f"{prefix}recall_at_100"] <= 1, prefix
+    assert ours["main_score"] == ours["ndcg_at_10"]  # the table's figure stays the encoder's own
+    # the eval's BM25 (a SearchIndex) ranks as the BM25 baseline does: same tokenizer, k1, b
+    assert ours["bm25_ndcg_at_10"] == pytest.approx(ranker["main_score"], abs=0.01)
+    assert ours["hybrid_ndcg_at_10"] >= max(ours["ndcg_at_10"], ours["bm25_ndcg_at_10"])
+    assert "bm25_ndcg_at_10" not in ranker  # a ranker has no vectors to fuse
+
+
+def test_hybrid_keeps_the_dense_ranking_where_bm25_finds_nothing():
+    queries, documents = ["xx first", "yy second", "zz third"], ["aa", "bb", "cc"]
+    encoder = LabelEncoder(queries + documents, ["a", "b", "c"] * 2)
+    scores = Retrieval("toy", queries, documents, np.arange(3)).run(encoder.encode)
+    assert scores["ndcg_at_10"] == pytest.approx(1.0) and scores["hybrid_ndcg_at_10"] == pytest.approx(1.0)
+    assert scores["bm25_ndcg_at_10"] == 0.0  # no shared word: BM25 finds nothing
+
+
 def test_unavailable_dataset_is_skipped_by_default_and_named_when_asked(monkeypatch):
     from lexdense.eval import tasks as task_module
     from lexdense.io.datasets import DatasetUnavailable

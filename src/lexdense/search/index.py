@@ -244,7 +244,8 @@ class SearchIndex:
 
     def search(self, queries: str | Sequence[str] | np.ndarray, k: int = 10, mode: str = "dense",
                where: Mapping[str, object] | None = None, exact: bool | None = None,
-               columns: Sequence[str] | None = None, passages: bool = True) -> list[dict] | list[list[dict]]:
+               columns: Sequence[str] | None = None, passages: bool = True,
+               query_vectors: np.ndarray | None = None) -> list[dict] | list[list[dict]]:
         """Top ``k`` documents for each query.
 
         :param queries: a string, a list of strings, or query vectors (dense mode only).
@@ -258,6 +259,8 @@ class SearchIndex:
             characters of the passage of the text that best matches the query (the whole
             text when it is short; :mod:`lexdense.search.passages`). A metadata column of
             that name is kept instead.
+        :param query_vectors: (n_queries, dim) vectors of text ``queries``, used instead of
+            embedding them (bring your own embeddings: hybrid search of a vectors-only index).
         :returns: for each query a list of hits ``{"row", "score", "text", <metadata>,
             "passage_span"}``; a single string query gives one list.
         """
@@ -275,9 +278,14 @@ class SearchIndex:
             query_vectors, texts = unit_rows(np.atleast_2d(queries)), None
         else:
             texts = [queries] if single else ["" if q is None else str(q) for q in queries]
-            query_vectors = None
+            if query_vectors is not None:
+                query_vectors = unit_rows(np.atleast_2d(query_vectors))
+                if query_vectors.shape[0] != len(texts):
+                    raise InputError(f"query_vectors has {query_vectors.shape[0]} rows for {len(texts)} queries")
         if not len(self):
             return [] if single else [[] for _ in range(len(texts if texts is not None else query_vectors))]
+        if query_vectors is not None and query_vectors.shape[1] != self.vectors.shape[1]:
+            raise InputError(f"query vectors have dim {query_vectors.shape[1]}, the index has {self.vectors.shape[1]}")
         mask = self._mask(where)
         if mode in ("dense", "hybrid") and query_vectors is None:
             if self.model is None:
