@@ -154,6 +154,35 @@ def _char_buckets(buf, start, length, n_min, n_max, n_buckets, buckets):
     return count
 
 
+@njit(inline="always")
+def _next_features(buf, i, end, prev_hash, have_prev, keys, values, n_min, n_max, n_buckets, use_bigrams,
+                   oov_rate_per_mille, doc_index, position, buckets):
+    """The walk's one step: find the next word from ``i`` and look up its features.
+
+    Returns (start, stop, word hash, row, n_grams, pair). ``start == stop``: no word is left.
+    ``row`` is the word's table row, or EMPTY for an unknown word (or one dropped by the
+    training-time OOV rate), whose ``n_grams`` character buckets are then in ``buckets``.
+    ``pair`` is the row of (previous word, word), or EMPTY. Both walks below take their
+    features from here, so inference and training cannot drift apart.
+    """
+    start, stop, h, hb = _next_word(buf, i, end, prev_hash)
+    row = EMPTY
+    n_grams = 0
+    pair = EMPTY
+    if start == stop:
+        return start, stop, h, row, n_grams, pair
+    row = _lookup(keys, values, h)
+    if row != EMPTY and oov_rate_per_mille > 0:
+        salt = h ^ (np.uint64(doc_index) * np.uint64(0x85EBCA6B)) ^ np.uint64(position + 1)
+        if _oov_token(salt, oov_rate_per_mille):
+            row = EMPTY
+    if row == EMPTY:
+        n_grams = _char_buckets(buf, start, stop - start, n_min, n_max, n_buckets, buckets)
+    if use_bigrams and have_prev:
+        pair = _lookup(keys, values, hb)
+    return start, stop, h, row, n_grams, pair
+
+
 @njit(cache=True, parallel=True)
 def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, use_bigrams, out):
     """Sum embedding rows of each document's features into ``out`` (n_docs, dim).
@@ -176,29 +205,26 @@ def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, u
         have_prev = False
         count = 0
         while True:
-            start, i, h, hb = _next_word(buf, i, end, prev_hash)
+            start, i, h, row, n_grams, pair = _next_features(buf, i, end, prev_hash, have_prev, keys, values,
+                                                             n_min, n_max, n_buckets, use_bigrams, 0, 0, 0,
+                                                             buckets)
             if start == i:
                 break
-            row = _lookup(keys, values, h)
             if row != EMPTY:
                 for c in range(dim):
                     acc[c] += token_rows[row, c]
                 count += 1
-            else:
-                n_grams = _char_buckets(buf, start, i - start, n_min, n_max, n_buckets, buckets)
-                if n_grams > 0:
-                    inv = np.float32(1.0 / n_grams)
-                    for g in range(n_grams):
-                        bucket = buckets[g]
-                        for c in range(dim):
-                            acc[c] += char_rows[bucket, c] * inv
-                    count += 1
-            if use_bigrams and have_prev:
-                pair = _lookup(keys, values, hb)
-                if pair != EMPTY:
+            elif n_grams > 0:
+                inv = np.float32(1.0 / n_grams)
+                for g in range(n_grams):
+                    bucket = buckets[g]
                     for c in range(dim):
-                        acc[c] += token_rows[pair, c]
-                    count += 1
+                        acc[c] += char_rows[bucket, c] * inv
+                count += 1
+            if pair != EMPTY:
+                for c in range(dim):
+                    acc[c] += token_rows[pair, c]
+                count += 1
             prev_hash = h
             have_prev = True
         found[d] = count
@@ -217,34 +243,28 @@ def _walk_features(buf, start_doc, end_doc, keys, values, n_rows, n_buckets, n_m
     have_prev = False
     position = 0
     while True:
-        start, i, h, hb = _next_word(buf, i, end_doc, prev_hash)
+        start, i, h, row, n_grams, pair = _next_features(buf, i, end_doc, prev_hash, have_prev, keys, values,
+                                                         n_min, n_max, n_buckets, use_bigrams,
+                                                         oov_rate_per_mille, doc_index, position, buckets)
         if start == i:
             break
-        row = _lookup(keys, values, h)
         position += 1
-        if row != EMPTY and oov_rate_per_mille > 0:
-            salt = h ^ (np.uint64(doc_index) * np.uint64(0x85EBCA6B)) ^ np.uint64(position)
-            if _oov_token(salt, oov_rate_per_mille):
-                row = EMPTY
         if row != EMPTY:
             if emit:
                 ids[cursor] = row
                 weights[cursor] = 1.0
             cursor += 1
         else:
-            n_grams = _char_buckets(buf, start, i - start, n_min, n_max, n_buckets, buckets)
             for g in range(n_grams):
                 if emit:
                     ids[cursor] = n_rows + buckets[g]
                     weights[cursor] = 1.0 / n_grams
                 cursor += 1
-        if use_bigrams and have_prev:
-            pair = _lookup(keys, values, hb)
-            if pair != EMPTY:
-                if emit:
-                    ids[cursor] = pair
-                    weights[cursor] = 1.0
-                cursor += 1
+        if pair != EMPTY:
+            if emit:
+                ids[cursor] = pair
+                weights[cursor] = 1.0
+            cursor += 1
         prev_hash = h
         have_prev = True
     return cursor
