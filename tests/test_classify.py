@@ -74,3 +74,77 @@ def test_classify_train_and_predict_commands(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
     bad = runner.invoke(app, ["classify", "train", str(corpus), "--label-field", "who", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "no field 'who'" in bad.output
+
+
+def _two_topics(path, n, extra=lambda i: {}):
+    texts = ["the cat sat on the mat", "the dog sat on the cat", "stock market fell in new york",
+             "new york city stock market"]
+    path.write_text("".join(json.dumps({"text": f"{texts[i % 4]} {i}", "topic": "pets" if i % 4 < 2 else "money",
+                                        **extra(i)}) + "\n" for i in range(n)))
+    return path
+
+
+def test_classification_report_by_hand():
+    from lexdense.classify import classification_report
+
+    report = classification_report(["a", "a", "b", "b"], ["a", "b", "b", "b"])
+    assert report["accuracy"] == 0.75 and report["documents"] == 4
+    assert report["classes"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
+    assert report["classes"]["b"]["precision"] == pytest.approx(2 / 3) and report["classes"]["b"]["recall"] == 1.0
+    low, high = report["accuracy_95ci"]
+    assert 0.2 < low < 0.75 < high < 1.0  # four documents say little
+
+
+def test_holdout_keeps_every_copy_of_a_text_on_one_side_and_each_label_in_it():
+    from lexdense.classify import holdout_split
+
+    texts = [f"doc {i % 50}" for i in range(200)] + [f"rare {i}" for i in range(20)]  # each doc 4 times
+    labels = ["common"] * 200 + ["rare"] * 20
+    train, test = holdout_split(texts, labels, 0.1)
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(220))
+    assert not {texts[i] for i in train} & {texts[i] for i in test}
+    assert {labels[i] for i in test} == {"common", "rare"} and 15 <= len(test) <= 30
+
+
+def test_classify_test_command_and_train_says_what_its_figure_is(tmp_path, tiny_model_dir):
+    runner = CliRunner()
+    corpus = _two_topics(tmp_path / "train.jsonl", 200)
+    trained = runner.invoke(app, ["classify", "train", str(corpus), "--label-field", "topic", "-o", str(tmp_path / "c"),
+                                  "-m", str(tiny_model_dir)])
+    assert trained.exit_code == 0, trained.output
+    said = " ".join(trained.output.split())
+    assert "held-out accuracy" in said and "never trained on" in said and "95% interval" in said
+    last = runner.invoke(app, ["classify", "train", str(corpus), "--label-field", "topic", "-o", str(tmp_path / "c"),
+                               "-m", str(tiny_model_dir), "--split", "last"])
+    assert last.exit_code == 0 and "the last documents of the file" in " ".join(last.output.split())
+    test_file = _two_topics(tmp_path / "test.jsonl", 40)
+    result = runner.invoke(app, ["classify", "test", str(tmp_path / "c"), str(test_file), "--label-field", "topic",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["classes"]) == {"pets", "money"} and report["documents"] == 40
+    assert report["classes"]["pets"]["support"] == 20 and 0 <= report["accuracy"] <= 1
+    table = runner.invoke(app, ["classify", "test", str(tmp_path / "c"), str(test_file), "--label-field", "topic"])
+    assert table.exit_code == 0 and "precision" in table.stdout and "pets" in table.stdout
+    missing = runner.invoke(app, ["classify", "test", str(tmp_path / "c"), str(test_file)])
+    assert missing.exit_code == 2 and "no field 'label'" in missing.output
+
+
+def test_predict_merges_batches_whose_types_differ_and_keeps_the_input_label(tmp_path, tiny_model_dir):
+    runner = CliRunner()
+    train = _two_topics(tmp_path / "train.jsonl", 100)
+    assert runner.invoke(app, ["classify", "train", str(train), "--label-field", "topic", "-o", str(tmp_path / "c"),
+                               "-m", str(tiny_model_dir)]).exit_code == 0
+    # 'meta' is an int in the first batch of 4,096 records and text after; 'label' is the user's
+    corpus = _two_topics(tmp_path / "big.jsonl", 4200, lambda i: {"meta": i if i < 4096 else f"m{i}", "label": "x"})
+    out = tmp_path / "pred.parquet"
+    result = runner.invoke(app, ["classify", "predict", str(corpus), "-c", str(tmp_path / "c"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.num_rows == 4200 and str(table.schema.field("meta").type) == "string"
+    assert table.column("meta").to_pylist()[4095:4097] == ["4095", "m4096"]
+    assert table.column("label").to_pylist() == ["x"] * 4200  # the input's column, kept
+    assert set(table.column("lexdense_label").to_pylist()) <= {"pets", "money"}
+    assert table.column_names[-3:] == ["lexdense_label", "confidence", "probabilities"]
+    assert table.schema.metadata[b"lexdense.classes"] in (b"money\tpets", b"pets\tmoney")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

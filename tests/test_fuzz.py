@@ -860,7 +860,7 @@ def test_fuzz_cli_embed_directory(workdir, tiny, shards, again, extra):
             write_corpus(source, corpus, stem)
         if extra:
             (source / f"notes{extra}").write_bytes(b"not a shard")
-        args = ["embed", source, "-o", d / "out", "-m", tiny, "--batch-rows", 3]
+        args = ["embed", source, "-o", d / "out", "-m", tiny, "--batch-rows", 3, "--shards"]
         if invoke(args).exit_code == 0 and again:
             invoke(args)  # rerun: every shard already done (or resumed)
 

@@ -225,7 +225,7 @@ def test_re_embedding_an_output_and_clashing_shards_fail_before_any_work(tmp_pat
     shards.mkdir()
     _jsonl(shards / "a.jsonl", 5)
     (shards / "a.csv").write_text("text\nhello there\n")
-    clash = CliRunner().invoke(app, ["embed", str(shards), "--out", str(tmp_path / "vs")])
+    clash = CliRunner().invoke(app, ["embed", str(shards), "--out", str(tmp_path / "vs"), "--shards"])
     assert clash.exit_code != 0 and "would both be written to a.parquet" in clash.output
     assert not (tmp_path / "vs").exists()
 

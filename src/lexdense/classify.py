@@ -176,3 +176,59 @@ class EmbeddingClassifier(Workflow):
             if w1.shape[1] != w2.shape[0]:
                 raise ClassifierFileError(f"{weights_file}: layer shapes do not chain")
         return clf
+
+
+def holdout_split(texts: Sequence[str], labels: Sequence, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices: about ``share`` of each label's documents held out, at random.
+
+    Every copy of a text (the same words, whatever the spacing and case) lands on the same side,
+    so a held-out figure never scores documents the classifier was trained on: labelled files
+    often repeat documents, and a random split then reports more than a real test set gives.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        groups.setdefault(" ".join(text.lower().split()), []).append(i)
+    by_label: dict[str, list[list[int]]] = {}
+    for members in groups.values():
+        by_label.setdefault(str(labels[members[0]]), []).append(members)
+    rng = np.random.default_rng(seed)
+    test: list[int] = []
+    for label in sorted(by_label):
+        label_groups = by_label[label]
+        want = share * sum(len(g) for g in label_groups)
+        taken = 0
+        for g in rng.permutation(len(label_groups)):
+            if taken + len(label_groups[g]) / 2 > want:
+                continue
+            test.extend(label_groups[g])
+            taken += len(label_groups[g])
+    test_rows = np.asarray(sorted(test), dtype=np.int64)
+    return np.setdiff1d(np.arange(len(texts)), test_rows), test_rows
+
+
+def classification_report(y_true: Sequence, y_pred: Sequence) -> dict:
+    """Accuracy and, per class, precision, recall, F1 and support (labels compared as text).
+
+    :param y_true: the labels of a test file.
+    :param y_pred: the classifier's labels for the same documents.
+    :return: ``{"documents", "accuracy", "accuracy_95ci": [low, high] (Wilson), "macro_f1",
+        "classes": {label: {"precision", "recall", "f1", "support"}}}``.
+    """
+    truth = np.asarray([str(y) for y in y_true])
+    guess = np.asarray([str(y) for y in y_pred])
+    if len(truth) != len(guess) or not len(truth):
+        raise InputError(f"need as many predictions as labels, at least one (got {len(guess)} and {len(truth)})")
+    classes = {}
+    for label in sorted(set(truth) | set(guess)):
+        hit = float(np.sum((truth == label) & (guess == label)))
+        precision = hit / max(float(np.sum(guess == label)), 1.0)
+        recall = hit / max(float(np.sum(truth == label)), 1.0)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        classes[label] = {"precision": precision, "recall": recall, "f1": f1, "support": int(np.sum(truth == label))}
+    n, accuracy = len(truth), float(np.mean(truth == guess))
+    z = 1.96  # Wilson score interval: sound for small test sets and accuracies near 0 or 1
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    supported = [entry["f1"] for entry in classes.values() if entry["support"]]
+    return {"documents": n, "accuracy": accuracy, "accuracy_95ci": [float(centre - half), float(centre + half)],
+            "macro_f1": float(np.mean(supported)) if supported else 0.0, "classes": classes}

@@ -117,42 +117,56 @@ def _load_encoder(spec: str):
     return load_encoder(spec)
 
 
-_WARNED: set[str] = set()
+RESULT_PREFIX = "lexdense_"
+
+
+def _result_names(results: list[str], inputs: set[str]) -> dict[str, str]:
+    """The name each result column is written under: its own, or ``lexdense_<name>`` where an
+    input column has that name (said on stderr)."""
+    renamed: dict[str, str] = {}
+    for name in results:
+        target = name
+        while target in inputs or target in renamed.values() or (target != name and target in results):
+            target = RESULT_PREFIX + target
+        renamed[name] = target
+    clash = {name: target for name, target in renamed.items() if name != target}
+    if clash:
+        err.print("[yellow]the input has columns named like results: the results are written as "
+                  + ", ".join(f"{target} (input {name} kept)" for name, target in clash.items()), highlight=False)
+    return renamed
 
 
 def _with_outputs(meta, columns: dict):
-    """``meta`` plus result columns; an input column with a result's name is replaced (said once)."""
+    """``meta`` (every input column kept) plus the result columns; a result whose name an input
+    column has is written as ``lexdense_<name>`` instead (said once a run), so user data is
+    never replaced or dropped."""
     import numpy as np
     import pyarrow as pa
 
-    clash = [name for name in columns if name in meta.column_names]
-    if clash:
-        if not set(clash) <= _WARNED:  # once per run, not once per batch
-            _WARNED.update(clash)
-            err.print(f"[yellow]input columns {', '.join(clash)} are replaced by results of the same name",
-                      highlight=False)
-        meta = meta.drop_columns(clash)
+    renamed = _result_names(list(columns), set(meta.column_names))
     for name, values in columns.items():
         if not isinstance(values, (pa.Array, pa.ChunkedArray)):
             values = np.asarray(values)
             values = pa.array(values.astype(np.float32) if values.dtype.kind == "f" else values)
-        meta = meta.append_column(name, values)
+        meta = meta.append_column(renamed[name], values)
     return meta
 
 
 def _corpus_batches(input: Path, text_field: str, batch_rows: int = 4096):
-    """(texts, metadata table) batches of a corpus file, with a docs and docs/s counter."""
+    """(texts, metadata table) batches of a corpus file, folder or glob pattern, with a docs and
+    docs/s counter; a folder's reader says on stderr what it read and skipped."""
     import time
 
+    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from lexdense.io.readers import Reader
+    from lexdense.io.folder import open_corpus
 
-    reader = Reader(input, text_field=text_field, batch_rows=batch_rows)
+    reader = open_corpus(input, text_field=text_field, batch_rows=batch_rows)
     start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}: {task.completed:,.0f} docs, {task.fields[rate]}"),
                   console=err, transient=True) as progress:
-        task = progress.add_task(input.name, total=None, rate="")
+        task = progress.add_task(escape(input.name), total=None, rate="")
         done = 0
         for table in reader:
             texts = table.column("text").to_pylist()
@@ -161,6 +175,18 @@ def _corpus_batches(input: Path, text_field: str, batch_rows: int = 4096):
             done += len(texts)
             rate = done / max(time.perf_counter() - start, 1e-9)
             progress.update(task, completed=done, rate=f"{rate:,.0f} docs/s")
+    _say_read(reader)
+
+
+def _say_read(reader) -> None:
+    """On stderr: what a folder's reader read and skipped, and replaced invalid UTF-8."""
+    from rich.markup import escape
+
+    summary = reader.summary()
+    if summary:
+        err.print(escape(summary), highlight=False, soft_wrap=True)
+    if reader.replaced_bytes:
+        err.print(f"[yellow]warning:[/] {reader.replaced_bytes:,} invalid UTF-8 sequences replaced by U+FFFD")
 
 
 def _parse_where(where: Optional[list[str]]) -> dict:

@@ -16,9 +16,10 @@ from lexdense.model import DEFAULT_MODEL
 @app.command()
 @_guard
 def embed(
-    input: Path = typer.Argument(..., help="Corpus: .txt (one document a line), .jsonl, .csv, .tsv, .parquet, "
-                                           "or a directory of such shards"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file (a directory for a directory input)"),
+    input: Path = typer.Argument(..., help="Corpus: .txt (one document a line), .jsonl, .csv, .tsv, .parquet; "
+                                           "or a folder or quoted glob pattern of documents (each text file is "
+                                           "one document, its relative path the id)"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file (a directory with --shards)"),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
     precision: str = typer.Option("float32", help="float32, int8, uint8, binary or ubinary"),
@@ -31,12 +32,24 @@ def embed(
     workers: Optional[int] = typer.Option(None, help="Worker processes (default 1): a file's batches, or a "
                                                       "directory's shards, embedded at once; --engine ray: actor "
                                                       "pool size"),
+    shards: bool = typer.Option(False, "--shards", help="INPUT is a folder of corpus files (shards): write one "
+                                                        "Parquet shard per input shard into the --out folder, with "
+                                                        "a manifest (a .txt shard: one document a line)"),
+    lines: bool = typer.Option(False, "--lines", help="In a folder: each line of a .txt file is a document "
+                                                      "(with its file's path), not the whole file"),
 ) -> None:
-    """Embed a corpus into Parquet (ids and metadata kept beside the vectors)."""
+    """Embed a corpus into Parquet (ids and metadata kept beside the vectors).
+
+    A folder (or a quoted glob pattern such as 'docs/**/*.md') is a corpus of documents: each
+    text file is one document, its path relative to the folder in the 'id' column; .jsonl,
+    .csv, .tsv and .parquet files in it give one document a record (with 'path' and 'record');
+    binary and hidden files are skipped and counted. --shards keeps the shard mode.
+    """
+    from rich.markup import escape
     from rich.progress import TextColumn
 
     from lexdense.io.embed_job import embed_directory, embed_file
-    from lexdense.io.readers import Reader
+    from lexdense.io.folder import is_pattern, open_corpus
     from lexdense.model import PRECISIONS, LexDense
     from lexdense.progress import make_progress
 
@@ -53,12 +66,20 @@ def embed(
                              workers=workers, precision=precision, keep_text=keep_text, batch_size=batch_rows)
         err.print(f"wrote {out}: {rows:,} rows (Ray Data)")
         return
+    folder = input.is_dir() or is_pattern(input)
+    if shards and not input.is_dir():
+        raise InputError(f"--shards needs a folder of corpus files, and {input} is not a folder")
+    if shards and lines:
+        raise InputError("--lines is for a folder of documents; with --shards a .txt shard is one document a line")
+    if folder and not shards and out.suffix.lower() != ".parquet":
+        # A folder used to mean shards in, shards out: say which mode instead of guessing.
+        raise InputError(f"a folder of documents is embedded into one Parquet file: give --out a name ending in "
+                         f".parquet (not {out}), or add --shards to write one Parquet shard per input file")
     encoder = LexDense.load(model)
-    if input.is_dir():
-        shards = sorted(p for p in input.iterdir() if p.is_file())
-        total_bytes = sum(p.stat().st_size for p in shards)
+    if shards:
+        total_bytes = sum(p.stat().st_size for p in sorted(input.iterdir()) if p.is_file())
     else:
-        total_bytes = Reader(input, text_field=text_field).size_bytes
+        total_bytes = open_corpus(input, text_field=text_field, lines=lines).size_bytes
     with make_progress(TextColumn("{task.fields[rate]}"), transient=False, in_bytes=True) as progress:
         task = progress.add_task("Embedding", total=total_bytes, rate="")
         import time
@@ -73,7 +94,7 @@ def embed(
             progress.update(task, completed=min(seen["bytes"], total_bytes),
                             rate=f"{seen['docs'] / elapsed:,.0f} docs/s {seen['bytes'] / elapsed / 2**20:.1f} MiB/s")
 
-        if input.is_dir():
+        if shards:
             summary = embed_directory(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
                                       precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
                                       on_batch=on_batch, workers=1 if workers is None else workers)
@@ -83,12 +104,14 @@ def embed(
             return
         stats = embed_file(encoder, input, out, text_field=text_field, batch_rows=batch_rows,
                            precision=precision, truncate_dim=truncate_dim, keep_text=keep_text,
-                           resume=resume, on_batch=on_batch, workers=1 if workers is None else workers,
+                           resume=resume, on_batch=on_batch, workers=1 if workers is None else workers, lines=lines,
                            on_notice=lambda line: err.print(f"[yellow]warning:[/] {line}"))
         progress.update(task, completed=total_bytes)
     rate = stats.documents / max(stats.seconds, 1e-9)
     speed = (f"{rate:,.0f} docs/s, {stats.bytes / max(stats.seconds, 1e-9) / 2**20:.1f} MiB/s" if stats.documents
              else "nothing left to embed" if stats.resumed_documents else "the input has no records")
+    if stats.read:
+        err.print(escape(stats.read), highlight=False, soft_wrap=True)
     err.print(f"wrote {out}: {stats.documents + stats.resumed_documents:,} documents "
               f"({stats.resumed_documents:,} resumed), {speed}")
     if stats.replaced_bytes:
