@@ -7,6 +7,17 @@ quality on NewsArticles title -> article, all in one run.
 The corpus is every packaged text (20NG, healthtweets, fortunes, Reuters, election tweets,
 NewsArticles, Debian descriptions) embedded with lexdense-base; queries are 1,000 of those texts
 held out of the index.
+
+Two more parts, each on its own:
+
+    python benchmarks/search.py --tune --json benchmarks/results/search_tune.json
+    python benchmarks/search.py --retrieval --json benchmarks/results/search_retrieval.json
+
+``--tune`` chooses the hybrid's dense weight (lexdense.search.fusion.DENSE_WEIGHT) on data no
+eval task reports: the training halves of BBC news (title -> article) and of the Wikipedia
+leads (description -> lead), and 2,000 posts of 20 Newsgroups train (first half -> second
+half). ``--retrieval`` reports dense, BM25 and hybrid nDCG@10 on every retrieval task of
+``lexdense eval`` (their evaluation data) with the shipped weight.
 """
 
 from __future__ import annotations
@@ -44,7 +55,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--json", help="write results here")
+    parser.add_argument("--tune", action="store_true", help="only: choose the hybrid weight on training halves")
+    parser.add_argument("--retrieval", action="store_true", help="only: dense, BM25, hybrid on the eval's retrieval tasks")
     args = parser.parse_args(argv)
+    if args.tune or args.retrieval:
+        result = tune_report() if args.tune else retrieval_report()
+        return save(result, args.json)
 
     from lexdense import LexDense
     from lexdense.eval.metrics import ndcg_at_k, recall_at_k
@@ -99,11 +115,104 @@ def main(argv: list[str] | None = None) -> dict:
     print("NewsArticles title -> article (3,729 articles):")
     for mode, value in quality.items():
         print(f"  {mode:6s} nDCG@10 {value['ndcg_at_10']:.3f}  recall@100 {value['recall_at_100']:.3f}")
-    if args.json:
+    return save(result, args.json)
+
+
+def save(result: dict, path: str | None) -> dict:
+    """Write ``result`` with the command that made it (when a path is given)."""
+    import sys
+
+    if path:
         from lexdense.io.atomic import write_json
 
-        write_json(args.json, result)
+        write_json(path, {"command": " ".join(["python", "benchmarks/search.py", *sys.argv[1:]]), **result})
     return result
+
+
+WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def tuning_sets():
+    """(name, queries, documents, relevant) of the training halves: data no eval task reports."""
+    from collections import Counter
+
+    from lexdense.eval.tasks import _halves
+    from lexdense.io import corpora, datasets
+
+    bbc = corpora.bbc_news("train")
+    yield "bbc-train-title", bbc.titles, bbc.texts, np.arange(len(bbc.texts))
+    leads = corpora.wiki_leads("train")
+    counts = Counter(d.lower() for d in leads.descriptions)
+    unique = [i for i, d in enumerate(leads.descriptions) if d and counts[d.lower()] == 1]
+    yield "wiki-train-description", [leads.descriptions[i] for i in unique], leads.texts, np.asarray(unique)
+    train = datasets.newsgroups("train")
+    candidates = [i for i, t in enumerate(train.texts) if len(t.split()) >= 40]
+    chosen = np.sort(np.random.default_rng(3).choice(candidates, 2000, replace=False))
+    halves = [_halves(train.texts[i]) for i in chosen]
+    yield "20ng-train-halves", [h[0] for h in halves], [h[1] for h in halves], np.arange(len(chosen))
+
+
+def weight_ndcg(dense: np.ndarray, lexical: list, relevant: np.ndarray, weight: float) -> float:
+    """nDCG@10 of the hybrid with ``weight`` (the pool and fusion of SearchIndex's hybrid)."""
+    from lexdense.eval.metrics import ndcg_at_k
+    from lexdense.eval.retrieval import DEPTH, ranks_in
+    from lexdense.search import fusion
+
+    ranked = []
+    for q, scores in enumerate(lexical):
+        scores = np.zeros(dense.shape[1], np.float32) if scores is None else scores
+        bm25_top = fusion.top_rows(scores, DEPTH)
+        rows = fusion.pool(fusion.top_rows(dense[q], DEPTH), bm25_top[scores[bm25_top] > 0])
+        ranked.append(fusion.top(rows, dense[q, rows], scores[rows], DEPTH, weight)[0])
+    return ndcg_at_k(ranks_in(ranked, relevant, dense.shape[1] + DEPTH + 1), 10)
+
+
+def tune_report(model_name: str = "lexdense-base") -> dict:
+    """nDCG@10 of dense, BM25 and each weight in WEIGHTS on the tuning sets; the best mean wins."""
+    from lexdense import LexDense
+    from lexdense.search import SearchIndex
+
+    model = LexDense.load(model_name)
+    sets = {}
+    for name, queries, documents, relevant in tuning_sets():
+        query_vectors, document_vectors = model.encode(list(queries)), model.encode(list(documents))
+        index = SearchIndex.build(documents, vectors=document_vectors, model=None)
+        lexical = index._bm25_scores(list(queries), None)
+        dense = query_vectors @ index.vectors.T
+        row = {"queries": len(queries), "documents": len(documents),
+               "dense": weight_ndcg(dense, lexical, relevant, 1.0), "bm25": weight_ndcg(dense, lexical, relevant, 0.0)}
+        row.update({f"weight_{w}": weight_ndcg(dense, lexical, relevant, w) for w in WEIGHTS})
+        sets[name] = row
+        print(name, " ".join(f"{k} {v:.4f}" for k, v in row.items() if not isinstance(v, int)), flush=True)
+    means = {w: float(np.mean([row[f"weight_{w}"] for row in sets.values()])) for w in WEIGHTS}
+    best = max(WEIGHTS, key=lambda w: means[w])
+    print(f"best dense weight {best} (mean nDCG@10 {means[best]:.4f})")
+    return {"model": model_name, "ndcg_at_10": sets, "mean_by_weight": means, "best_weight": best}
+
+
+def retrieval_report(model_name: str = "lexdense-base") -> dict:
+    """Dense, BM25 and hybrid (the shipped weight) on every retrieval task of lexdense eval."""
+    from lexdense import LexDense
+    from lexdense.eval import evaluate
+    from lexdense.eval.tasks import GROUPS
+    from lexdense.io.datasets import DatasetUnavailable
+    from lexdense.search import DENSE_WEIGHT
+
+    model = LexDense.load(model_name)
+    tasks, skipped = {}, {}
+    for name in [n for n in GROUPS["core"] if n.endswith("-retrieval")]:
+        try:
+            scores = evaluate(model, tasks=[name])["tasks"][name]
+        except DatasetUnavailable as error:
+            skipped[name] = str(error)
+            print(f"{name}: skipped ({error})")
+            continue
+        tasks[name] = {part: {"ndcg_at_10": scores[f"{prefix}ndcg_at_10"], "recall_at_100": scores[f"{prefix}recall_at_100"]}
+                       for part, prefix in (("dense", ""), ("bm25", "bm25_"), ("hybrid", "hybrid_"))}
+        ndcg = {part: value["ndcg_at_10"] for part, value in tasks[name].items()}
+        tasks[name]["hybrid_beats_both"] = ndcg["hybrid"] >= max(ndcg["dense"], ndcg["bm25"])
+        print(f"{name:28s} nDCG@10 dense {ndcg['dense']:.3f}  bm25 {ndcg['bm25']:.3f}  hybrid {ndcg['hybrid']:.3f}")
+    return {"model": model_name, "dense_weight": DENSE_WEIGHT, "tasks": tasks, "skipped": skipped}
 
 
 if __name__ == "__main__":
