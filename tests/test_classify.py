@@ -148,3 +148,36 @@ def test_predict_merges_batches_whose_types_differ_and_keeps_the_input_label(tmp
     assert table.column_names[-3:] == ["lexdense_label", "confidence", "probabilities"]
     assert table.schema.metadata[b"lexdense.classes"] in (b"money\tpets", b"pets\tmoney")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_classifier_is_a_scikit_learn_estimator_and_keeps_label_types(tmp_path, tiny_model_dir):
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    texts = [f"{w} {i}" for i, w in enumerate(["the cat sat on the mat", "stock market fell in new york"] * 30)]
+    y = np.asarray([0, 1] * 30)
+    clf = EmbeddingClassifier(model=str(tiny_model_dir), C=1, max_iter=200)
+    params = clf.get_params()
+    assert params == {"model": str(tiny_model_dir), "kind": "logreg", "C": 1, "hidden": 256, "max_iter": 200,
+                      "seed": 0}
+    assert clf._encoder is None  # get_params loaded no model
+    assert is_classifier(clf) and clone(clf).get_params() == params
+    scores = cross_val_score(clf, texts, y, cv=3)
+    assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
+    search = GridSearchCV(clf, {"C": [0.1, 10.0]}, cv=2).fit(texts, y)
+    assert search.best_params_["C"] in (0.1, 10.0)
+    fitted = clf.fit(texts, y)
+    assert fitted.classes_.tolist() == [0, 1] and fitted.predict(texts[:2]).dtype.kind == "i"
+    assert 0 <= fitted.score(texts, y) <= 1
+    fitted.save(tmp_path / "ints")
+    again = EmbeddingClassifier.load(tmp_path / "ints")
+    assert again.classes_.tolist() == [0, 1] and type(again.classes_.tolist()[0]) is int
+    assert again.get_params()["max_iter"] == 200
+    flags = EmbeddingClassifier(model=str(tiny_model_dir)).fit(texts, [bool(v) for v in y])
+    flags.save(tmp_path / "bools")
+    assert EmbeddingClassifier.load(tmp_path / "bools").classes_.tolist() == [False, True]
+    with pytest.raises(ValueError, match="all text, all integers"):
+        EmbeddingClassifier(model=str(tiny_model_dir)).fit(texts[:4], [1, "a", 1, "a"])
+    with pytest.raises(ValueError, match="unknown parameter 'gamma'"):
+        clf.set_params(gamma=1)
+    assert clf.set_params(C=3).C == 3

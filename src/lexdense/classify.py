@@ -47,10 +47,50 @@ class EmbeddingClassifier(Workflow):
 
     def __init__(self, model=DEFAULT_MODEL, kind: str = "logreg", C: float = 10.0, hidden: int = 256,
                  max_iter: int = 1000, seed: int = 0):
+        # Stored as given (scikit-learn's clone checks each is the very object passed), checked
+        # here and converted in fit.
         if kind not in KINDS:
             raise InputError(f"unknown kind '{kind}': expected logreg or mlp")
         self._set_model(model)
-        self.kind, self.C, self.hidden, self.max_iter, self.seed = kind, float(C), int(hidden), int(max_iter), seed
+        self.kind, self.C, self.hidden, self.max_iter, self.seed = kind, C, hidden, max_iter, seed
+
+    # -- scikit-learn's estimator API, without importing scikit-learn -----------------------
+    _estimator_type = "classifier"
+    _PARAMS = ("model", "kind", "C", "hidden", "max_iter", "seed")
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments; ``model`` as given (a name, directory or object), so
+        this never loads a model."""
+        return {name: self.model_spec if name == "model" else getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params) -> EmbeddingClassifier:
+        """Change constructor arguments (scikit-learn's grid searches); returns ``self``."""
+        unknown = sorted(set(params) - set(self._PARAMS))
+        if unknown:
+            raise InputError(f"unknown parameter '{unknown[0]}' for EmbeddingClassifier: expected one of "
+                             f"{', '.join(self._PARAMS)}")
+        if params.get("kind", self.kind) not in KINDS:
+            raise InputError(f"unknown kind '{params['kind']}': expected logreg or mlp")
+        for name, value in params.items():
+            if name == "model":
+                self._set_model(value)
+            else:
+                setattr(self, name, value)
+        return self
+
+    def score(self, texts=None, y=None, sample_weight=None, *, vectors=None) -> float:
+        """Accuracy of :meth:`predict` against the labels ``y`` (weighted by ``sample_weight``)."""
+        truth = np.asarray(list(y) if y is not None else [], dtype=object)
+        hits = (np.asarray(self.predict(texts, vectors), dtype=object) == truth).astype(float)
+        if len(hits) != len(truth):
+            raise InputError(f"{len(truth)} labels for {len(hits)} documents")
+        return float(np.average(hits, weights=sample_weight))
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), input_tags=InputTags(two_d_array=False, string=True))
 
     def _vectors(self, texts, vectors) -> np.ndarray:
         return self._embed(texts, vectors, unit=False)
@@ -65,7 +105,7 @@ class EmbeddingClassifier(Workflow):
         if labels is None:
             raise InputError("labels are required")
         x = self._vectors(texts, vectors)
-        y = np.asarray([str(label) for label in labels])
+        y = _label_array(labels)
         if len(y) != len(x):
             raise InputError(f"{len(y)} labels for {len(x)} texts")
         if np.unique(y).size < 2:
@@ -73,7 +113,7 @@ class EmbeddingClassifier(Workflow):
         if self.kind == "logreg":
             from sklearn.linear_model import LogisticRegression
 
-            fitted = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(x, y)
+            fitted = LogisticRegression(C=float(self.C), max_iter=int(self.max_iter)).fit(x, y)
             weight, bias = fitted.coef_.T.astype(np.float32), fitted.intercept_.astype(np.float32)
             self.layers_ = [(weight, bias)]
         else:
@@ -83,8 +123,8 @@ class EmbeddingClassifier(Workflow):
             # (else sklearn fails naming its internal labels, not the user's).
             _, counts = np.unique(y, return_counts=True)
             stop_early = counts.min() >= 2 and int(0.1 * len(y)) >= len(counts)
-            fitted = MLPClassifier(hidden_layer_sizes=(self.hidden,), activation="relu", alpha=1e-4,
-                                   early_stopping=stop_early, max_iter=self.max_iter,
+            fitted = MLPClassifier(hidden_layer_sizes=(int(self.hidden),), activation="relu", alpha=1e-4,
+                                   early_stopping=stop_early, max_iter=int(self.max_iter),
                                    random_state=self.seed).fit(x, y)
             self.layers_ = [(w.astype(np.float32), b.astype(np.float32))
                            for w, b in zip(fitted.coefs_, fitted.intercepts_)]
@@ -128,8 +168,9 @@ class EmbeddingClassifier(Workflow):
                 tensors[f"layer{i}.bias"] = np.ascontiguousarray(bias)
             save_file(tensors, str(tmp / "classifier.safetensors"))
             config = {"format": FORMAT, "version": 1, "kind": self.kind, "model": str(self.model_name)
-                      if self.model_name is not None else None, "classes": [str(c) for c in self.classes_],
-                      "layers": len(self.layers_), "C": self.C, "hidden": self.hidden}
+                      if self.model_name is not None else None, "classes": self.classes_.tolist(),
+                      "layers": len(self.layers_), "C": float(self.C), "hidden": int(self.hidden),
+                      "max_iter": int(self.max_iter), "seed": self.seed}
             (tmp / "classifier.json").write_text(json.dumps(config, indent=2))
         return path
 
@@ -155,20 +196,21 @@ class EmbeddingClassifier(Workflow):
             raise ClassifierFileError(f"{weights_file}: corrupt ({exc})") from None
         classes, layers = config.get("classes"), config.get("layers")
         if (config.get("kind") not in KINDS or not isinstance(classes, list) or len(classes) < 2
-                or not all(isinstance(c, str) for c in classes) or not isinstance(layers, int) or isinstance(layers, bool)
+                or _json_type(classes) is None or not isinstance(layers, int) or isinstance(layers, bool)
                 or not 1 <= layers <= 8 or not (config.get("model") is None or isinstance(config.get("model"), str))):
             raise ClassifierFileError(f"{config_file}: damaged classifier config (needs kind {' or '.join(KINDS)}, "
-                                      "at least two class names, a layer count and a model name)")
+                                      "at least two class labels of one type, a layer count and a model name)")
         try:
             clf = cls(model=model if model is not None else config.get("model"), kind=config["kind"],
-                      C=float(config.get("C", 10.0)), hidden=int(config.get("hidden", 256)))
+                      C=float(config.get("C", 10.0)), hidden=int(config.get("hidden", 256)),
+                      max_iter=int(config.get("max_iter", 1000)), seed=config.get("seed", 0))
         except (TypeError, ValueError) as exc:
             raise ClassifierFileError(f"{config_file}: damaged classifier config ({exc})") from None
         try:
             clf.layers_ = [(tensors[f"layer{i}.weight"], tensors[f"layer{i}.bias"]) for i in range(config["layers"])]
         except KeyError as exc:
             raise ClassifierFileError(f"{weights_file}: missing tensor {exc}") from None
-        clf.classes_ = np.asarray(config["classes"])
+        clf.classes_ = np.asarray(classes)  # the labels' values and type, as fit saw them
         out = clf.layers_[-1][0].shape[1]
         if out != (1 if len(clf.classes_) == 2 else len(clf.classes_)):
             raise ClassifierFileError(f"{weights_file}: output size {out} does not fit {len(clf.classes_)} classes")
@@ -176,6 +218,31 @@ class EmbeddingClassifier(Workflow):
             if w1.shape[1] != w2.shape[0]:
                 raise ClassifierFileError(f"{weights_file}: layer shapes do not chain")
         return clf
+
+
+def _label_array(labels) -> np.ndarray:
+    """The labels as one numpy array of their own type (str, int, float or bool)."""
+    if isinstance(labels, (str, bytes)):
+        raise InputError("expected a list of labels, got one string")
+    values = [v.item() if isinstance(v, np.generic) else v for v in labels]  # numpy and pandas scalars
+    kind = _json_type(values)
+    if kind is None:
+        kinds = sorted({type(v).__name__ for v in values})
+        raise InputError(f"labels must be all text, all integers, all numbers or all booleans, got {', '.join(kinds)}")
+    return np.asarray(values)
+
+
+def _json_type(values: list) -> type | None:
+    """The one type of ``values`` (bool, int, float or str; int among floats is float), else None."""
+    if all(isinstance(v, bool) for v in values):
+        return bool
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return int
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return float
+    if all(isinstance(v, str) for v in values):
+        return str
+    return None
 
 
 def holdout_split(texts: Sequence[str], labels: Sequence, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

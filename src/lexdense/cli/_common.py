@@ -118,6 +118,8 @@ def _load_encoder(spec: str):
 
 
 RESULT_PREFIX = "lexdense_"
+CORPUS_HELP = ("Corpus: .txt (one document a line), .jsonl, .csv, .tsv, .parquet, or a folder or quoted glob "
+               "pattern of documents (one a file, id = its path)")
 
 
 def _result_names(results: list[str], inputs: set[str]) -> dict[str, str]:

@@ -20,7 +20,7 @@ app.add_typer(classify_app, name="classify")
 @classify_app.command("train")
 @_guard
 def classify_train(
-    input: Path = typer.Argument(..., help="Labelled corpus: .jsonl, .csv, .tsv or .parquet"),
+    input: Path = typer.Argument(..., help="Labelled corpus: .jsonl, .csv, .tsv, .parquet, or a folder of such files"),
     out: Path = typer.Option(..., "--out", "-o", help="Classifier directory"),
     label_field: str = typer.Option("label", help="Field holding the label"),
     text_field: str = typer.Option("text", help="Field holding the text"),
@@ -168,7 +168,7 @@ def classify_predict(
             proba = clf.predict_proba(texts)
             best = proba.argmax(axis=1)
             outputs = {"text": pa.array(texts, pa.string())} if keep_text else {}
-            outputs.update({"label": pa.array([str(c) for c in clf.classes_[best]], pa.string()),
+            outputs.update({"label": pa.array(clf.classes_[best].tolist()),  # the classes' own type
                             "confidence": pa.array(proba[range(len(best)), best].astype("float32")),
                             "probabilities": pa.FixedSizeListArray.from_arrays(
                                 pa.array(proba.astype("float32").ravel()), proba.shape[1])})

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from lexdense.cli._common import _claim_output, _corpus_batches, _guard, _with_outputs, app, err
+from lexdense.cli._common import CORPUS_HELP, _claim_output, _corpus_batches, _guard, _with_outputs, app, err
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -15,7 +15,7 @@ from lexdense.model import DEFAULT_MODEL
 @app.command()
 @_guard
 def dedup(
-    input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
+    input: Path = typer.Argument(..., help=CORPUS_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: one row per document with group and keep"),
     threshold: float = typer.Option(0.98, help="Cosine at or above which two documents are duplicates"),
     keep: str = typer.Option("first", help="Which document of a group to keep: first or longest"),

@@ -8,14 +8,14 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import _claim_output, _guard, _read_corpus, _with_outputs, app
+from lexdense.cli._common import CORPUS_HELP, _claim_output, _guard, _read_corpus, _with_outputs, app
 from lexdense.model import DEFAULT_MODEL
 
 
 @app.command()
 @_guard
 def discover(
-    input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
+    input: Path = typer.Argument(..., help=CORPUS_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: topic per document"),
     n_topics: Optional[int] = typer.Option(None, help="Merge topics down to this many"),
     outliers: str = typer.Option("keep", help="keep (topic -1) or reassign (above --floor)"),

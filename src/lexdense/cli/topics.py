@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import _claim_output, _corpus_batches, _guard, _read_keywords, _with_outputs, app
+from lexdense.cli._common import CORPUS_HELP, _claim_output, _corpus_batches, _guard, _read_keywords, _with_outputs, app
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -16,7 +16,7 @@ from lexdense.model import DEFAULT_MODEL
 @app.command()
 @_guard
 def topics(
-    input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
+    input: Path = typer.Argument(..., help=CORPUS_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: label, confidence, probabilities"),
     keywords_file: Optional[Path] = typer.Option(None, "--keywords", "-k", help="JSON: label -> [keywords]"),
     label: Optional[list[str]] = typer.Option(None, "--label", "-l", help="NAME=word,word (repeatable)"),
