@@ -76,6 +76,10 @@ def test_glob_patterns_symlink_loops_and_empty_folders(docs, tmp_path):
     broken = open_corpus(docs)
     assert sum(t.num_rows for t in broken) == 41
     assert "1 unreadable skipped (first: broken.txt (No such file or directory))" in broken.summary()
+    os.mkfifo(docs / "pipe.txt")  # never opened: reading a FIFO could block forever
+    (docs / "caf\udce9.txt").write_bytes(b"a file name that is not UTF-8")  # os.fsencode gives byte 0xe9
+    named = [r["id"] for t in open_corpus(docs) for r in t.to_pylist()]
+    assert "caf\ufffd.txt" in named and "pipe.txt" not in named
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match="no files to read: an empty folder"):
         open_corpus(tmp_path / "empty")

@@ -109,12 +109,16 @@ class FolderCorpus:
                 yield from self._walk(path, seen)
             elif path.is_file() or not path.exists():  # a broken symlink is unreadable, said below
                 yield path
+            else:  # a FIFO, socket or device: reading it could block forever
+                self.unlisted.append(f"{self._relative(path)} (not a regular file)")
 
     def _relative(self, path: Path) -> str:
+        """``path`` relative to the folder, as text (a file name that is not UTF-8 gets U+FFFD)."""
         try:
-            return path.relative_to(self.root).as_posix()
+            name = path.relative_to(self.root).as_posix()
         except ValueError:
-            return path.as_posix()
+            name = path.as_posix()
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
     @property
     def size_bytes(self) -> int:
