@@ -6,10 +6,21 @@ import pytest
 from typer.testing import CliRunner
 
 from lexdense import LexDense
-from lexdense.anomaly import METHODS, AnomalyDetector, complete_row, holdout_error, rank1_share, select_pair
+from lexdense.anomaly import METHODS, AnomalyDetector
+from lexdense.anomaly_select import TfidfLsa, complete_row, select_labelled, select_pair
 from lexdense.cli import app
 from lexdense.eval import evaluate
 from lexdense.io import datasets
+
+
+def _benchmark_module(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +74,10 @@ def test_row_completion_recovers_rank_one_structure_and_the_additive_baseline():
     assert np.allclose(predicted, new, atol=1e-9)
     additive = complete_row(known, {0: new[0], 3: new[3]}, rank=0)
     assert np.allclose(additive - known.mean(axis=0), additive[0] - known[:, 0].mean())
-    share = rank1_share(matrix)
+    research = _benchmark_module("anomaly")  # the rank-1 analysis is benchmark code, not the package's
+    share = research.rank1_share(matrix)
     assert share["double_centred"] == pytest.approx(1.0) and 0 < share["raw"] <= 1
-    held = holdout_error(matrix, n_observed=3, repeats=5)
+    held = research.holdout_error(matrix, n_observed=3, repeats=5)
     assert held["mae_rank1"] < 1e-9 < held["mae_additive"]
 
 
@@ -80,7 +92,6 @@ def test_select_pair_measures_budget_cells_and_predicts_the_rest(space_outliers)
     assert result["choice"] in cells and len(result["cells"]) == len(cells)
     from sklearn.metrics import roc_auc_score
 
-    from lexdense.anomaly import TfidfLsa
 
     for row in (r for r in result["cells"] if r["measured"]):  # each measured value is recomputable
         embedding, method = row["cell"].split("|")
@@ -115,6 +126,9 @@ def test_anomalies_command(tmp_path, space_outliers):
     assert table["id"] == list(range(len(test)))
     flagged = np.asarray(table["is_anomaly"])
     assert flagged[labels == 1].mean() > flagged[labels == 0].mean() + 0.3
+    self_fit = CliRunner().invoke(app, ["anomalies", str(corpus), "-o", str(tmp_path / "self.parquet")])
+    assert self_fit.exit_code == 0, self_fit.output
+    assert "(ecod," in self_fit.output and "--fit-on" in self_fit.output  # the default that holds up, and the advice
     bad = CliRunner().invoke(app, ["anomalies", str(corpus), "--select", "--label-field", "nope"])
     assert bad.exit_code == 2 and "no field 'nope'" in bad.output
 
@@ -126,4 +140,40 @@ def test_select_command_uses_the_shipped_matrix(tmp_path, space_outliers):
     corpus.write_text("".join(json.dumps({"text": t, "is_anomaly": l}) + "\n" for t, l in rows))
     result = CliRunner().invoke(app, ["anomalies", str(corpus), "--select"])
     assert result.exit_code == 0, result.output
-    assert "choice:" in result.output and result.output.count("measured") >= 3
+    assert "choice:" in result.output and result.output.count("measured") >= 3 and "estimate" in result.output
+
+
+def test_select_estimates_are_auroc_values_and_marked(space_outliers):
+    """A completion can predict past 1: the estimate is clipped to an AUROC's range and never
+    passes for a measurement; the labelled-sample split lives in the library, not the CLI."""
+    model, train, test, labels = space_outliers
+    cells = [f"{e}|{d}" for e in ("lexdense-base", "tfidf-lsa256") for d in METHODS]
+    # Known rows at 0.2 and 1.4: whichever cells are measured, some estimate leaves [0, 1].
+    known = np.tile(np.r_[np.full(5, 0.2), np.full(5, 1.4)], (4, 1)) + np.arange(4)[:, None] * 0.01
+    matrix = {"cells": cells, "auroc": known.tolist(), "select_holdout": {"mae_rank1": 0.2, "mae_additive": 0.1}}
+    texts = train + test
+    is_anomaly = np.r_[np.zeros(len(train)), labels].astype(bool)
+    result = select_labelled(texts, is_anomaly, budget=2, model=model, matrix=matrix, seed=3)
+    estimates = [r for r in result["cells"] if not r["measured"]]
+    assert len(estimates) == len(cells) - 2
+    assert all(0.0 <= r["auroc"] <= 1.0 for r in result["cells"])
+    assert any(r["auroc"] in (0.0, 1.0) for r in estimates)  # clipped, not -0.3 or 1.5
+    with pytest.raises(ValueError, match="15 normal"):
+        select_labelled(texts[:12], is_anomaly[:12], model=model, matrix=matrix)
+
+
+def test_pca_scores_are_finite_on_vectors_of_a_lower_rank():
+    """lexdense-base's vectors span 256 of 384 dimensions: on a few thousand of them PyOD's PCA
+    divided by the zero variance of the other components and scored every document infinite."""
+    from pyod.models.pca import PCA
+
+    rng = np.random.default_rng(0)
+    basis = rng.normal(size=(20, 60))
+    codes = rng.normal(size=(1500, 20))
+    vectors = codes @ basis
+    assert not np.isfinite(PCA().fit(vectors).decision_scores_).all()  # the failure this guards against
+    detector = AnomalyDetector("pca", model=None).fit(vectors=vectors)
+    assert np.isfinite(detector.decision_scores_).all()
+    assert np.isfinite(detector.decision_function(vectors=vectors[:50])).all()
+    assert detector.detector_.n_components_ == 20  # the components that carry variance, no more
+    assert detector.decision_scores_.std() > 0
