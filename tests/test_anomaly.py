@@ -124,7 +124,8 @@ def test_anomalies_command(tmp_path, space_outliers):
     assert result.exit_code == 0, result.output
     table = pq.read_table(out).to_pydict()
     assert table["id"] == list(range(len(test)))
-    flagged = np.asarray(table["is_anomaly"])
+    assert table["is_anomaly"] == [int(l) for l in labels]  # the input column is kept beside the result
+    flagged = np.asarray(table["lexdense_is_anomaly"])
     assert flagged[labels == 1].mean() > flagged[labels == 0].mean() + 0.3
     self_fit = CliRunner().invoke(app, ["anomalies", str(corpus), "-o", str(tmp_path / "self.parquet")])
     assert self_fit.exit_code == 0, self_fit.output
