@@ -74,6 +74,19 @@ def test_a_hit_shows_the_passage_that_matched():
     assert "passage_span" not in index.search("stock market", k=1, passages=False)[0]
 
 
+def test_search_command_prints_the_passage_not_the_header(tmp_path):
+    header = "Daily bulletin of the city council. "
+    long_doc = header + " ".join(f"Item {i} concerns parking permits." for i in range(40)) + \
+        " The measles outbreak closed two schools. " + " ".join(f"Item {i} is about bins." for i in range(40))
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text(json.dumps({"text": long_doc}) + "\n" + json.dumps({"text": DOCS[0]}) + "\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(corpus), "--out", str(tmp_path / "ix")]).exit_code == 0
+    shown = runner.invoke(app, ["search", str(tmp_path / "ix"), "measles outbreak", "-k", "1", "--mode", "bm25"])
+    assert shown.exit_code == 0, shown.output
+    assert "measles" in shown.stdout and "Daily bulletin" not in shown.stdout and "..." in shown.stdout
+
+
 def test_passages_cover_the_text_and_end_at_sentences():
     text = " ".join(f"Sentence number {i} has exactly seven words." for i in range(40))
     spans = passages.passage_spans(text, words=60)

@@ -25,7 +25,7 @@ def index_command(
     text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
     add: bool = typer.Option(False, "--add", help="Add the documents to an existing index"),
     ann_threshold: int = typer.Option(ANN_THRESHOLD, help="Rows from which searches use the HNSW graph"),
-    no_bm25: bool = typer.Option(False, help="Skip the BM25 index (no bm25/hybrid search)"),
+    bm25: bool = typer.Option(True, "--bm25/--no-bm25", help="Build the BM25 index (--no-bm25: no bm25/hybrid search)"),
 ) -> None:
     """Build a search index (vectors, metadata, HNSW graph, BM25) from a corpus file."""
     from lexdense.search import SearchIndex
@@ -39,7 +39,7 @@ def index_command(
         if (out / "manifest.json").exists() and not add:
             raise InputError(f"{out} is already an index: use --add to add documents to it")
         index = SearchIndex.load(out) if add and (out / "manifest.json").exists() else \
-            SearchIndex(model=model, ann_threshold=ann_threshold, bm25=not no_bm25)
+            SearchIndex(model=model, ann_threshold=ann_threshold, bm25=bm25)
         before = len(index)
         for texts, meta in _corpus_batches(input, text_field):
             index.add(texts, metadata=meta)
@@ -54,7 +54,7 @@ def search(
     queries: list[str] = typer.Argument(..., help="One or more queries"),
     k: int = typer.Option(10, "-k", help="Results per query"),
     mode: str = typer.Option("dense", help="dense (score: cosine), bm25 (score: BM25) or hybrid (score in 0..1: "
-                             "0.5 dense + 0.5 BM25, each scaled over the query's candidates)"),
+                             "dense and BM25 scores, each scaled over the query's candidates, summed with weights)"),
     where: Optional[list[str]] = typer.Option(None, help="Metadata filter COLUMN=VALUE (repeatable)"),
     exact: Optional[bool] = typer.Option(None, "--exact/--ann", help="Force exact or ANN search"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table"),
