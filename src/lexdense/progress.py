@@ -1,9 +1,10 @@
-"""Progress bars (rich) shared by the library and the CLI."""
+"""Progress bars (rich) shared by the library and the CLI: on stderr, so stdout holds only results."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -20,6 +21,7 @@ def make_progress(*extra_columns, transient: bool = False, in_bytes: bool = Fals
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), counter,
         *extra_columns, TimeElapsedColumn(), TimeRemainingColumn(), transient=transient,
+        console=Console(stderr=True),
     )
 
 

@@ -15,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are shown as written: "[keywords]" is not markup
     help="Fast lexical-dense text embeddings on CPUs.",
 )
 

@@ -53,9 +53,9 @@ def serve(
 def demo(
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     teacher_docs: int = typer.Option(300, help="Articles the teacher embeds for the comparison"),
-    no_teacher: bool = typer.Option(False, help="Skip the teacher comparison"),
+    teacher: bool = typer.Option(True, "--teacher/--no-teacher", help="Compare with the teacher (--no-teacher: skip)"),
 ) -> None:
     """Embed the bundled news corpus, run a few searches, compare with the teacher."""
     from lexdense.demo import run
 
-    run(model, teacher_docs=teacher_docs, with_teacher=not no_teacher)
+    run(model, teacher_docs=teacher_docs, with_teacher=teacher)
