@@ -261,3 +261,10 @@ def write_json(path: str | os.PathLike, data) -> None:
 
     with atomic_file(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def one_writer(path: str | os.PathLike, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` under :func:`exclusive_lock` of ``path``: one writer at a
+    time per output (a second gets a one-line :class:`LockedError`)."""
+    with exclusive_lock(path):
+        return function(*args, **kwargs)

@@ -73,10 +73,9 @@ def embedding_column(vectors: np.ndarray, precision: str) -> pa.Array:
 def embed_file(model, input_path, out, **options) -> EmbedStats:
     """Embed every record of ``input_path`` and write ``out`` (Parquet); one writer at a
     time per output (a second gets a one-line error). See :func:`_embed_file`."""
-    from lexdense.io.atomic import exclusive_lock
+    from lexdense.io.atomic import one_writer
 
-    with exclusive_lock(out):
-        return _embed_file(model, input_path, out, **options)
+    return one_writer(out, _embed_file, model, input_path, out, **options)
 
 
 def _embed_file(

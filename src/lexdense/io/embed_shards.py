@@ -17,10 +17,9 @@ SHARD_SUFFIXES = (".parquet", ".jsonl", ".csv", ".tsv", ".txt")
 def embed_directory(model, input_dir, out_dir, **options) -> dict:
     """Embed a directory of shards into a directory of Parquet shards (see
     :func:`_embed_directory`); one writer at a time per output directory."""
-    from lexdense.io.atomic import exclusive_lock
+    from lexdense.io.atomic import one_writer
 
-    with exclusive_lock(out_dir):
-        return _embed_directory(model, input_dir, out_dir, **options)
+    return one_writer(out_dir, _embed_directory, model, input_dir, out_dir, **options)
 
 
 def _embed_directory(

@@ -205,9 +205,8 @@ def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, u
         have_prev = False
         count = 0
         while True:
-            start, i, h, row, n_grams, pair = _next_features(buf, i, end, prev_hash, have_prev, keys, values,
-                                                             n_min, n_max, n_buckets, use_bigrams, 0, 0, 0,
-                                                             buckets)
+            start, i, h, row, n_grams, pair = _next_features(buf, i, end, prev_hash, have_prev, keys, values, n_min,
+                                                             n_max, n_buckets, use_bigrams, 0, 0, 0, buckets)
             if start == i:
                 break
             if row != EMPTY:
@@ -231,6 +230,15 @@ def embed_sum(buf, offsets, keys, values, token_rows, char_rows, n_min, n_max, u
     return found
 
 
+@njit(inline="always")
+def _put(ids, weights, cursor, row, weight, emit):
+    """Write (row, weight) at ``cursor`` when ``emit`` (the counting pass only counts); next cursor."""
+    if emit:
+        ids[cursor] = row
+        weights[cursor] = weight
+    return cursor + 1
+
+
 @njit(cache=True)
 def _walk_features(buf, start_doc, end_doc, keys, values, n_rows, n_buckets, n_min, n_max,
                    use_bigrams, oov_rate_per_mille, doc_index, ids, weights, cursor, emit, buckets):
@@ -250,21 +258,12 @@ def _walk_features(buf, start_doc, end_doc, keys, values, n_rows, n_buckets, n_m
             break
         position += 1
         if row != EMPTY:
-            if emit:
-                ids[cursor] = row
-                weights[cursor] = 1.0
-            cursor += 1
+            cursor = _put(ids, weights, cursor, row, 1.0, emit)
         else:
             for g in range(n_grams):
-                if emit:
-                    ids[cursor] = n_rows + buckets[g]
-                    weights[cursor] = 1.0 / n_grams
-                cursor += 1
+                cursor = _put(ids, weights, cursor, n_rows + buckets[g], 1.0 / n_grams, emit)
         if pair != EMPTY:
-            if emit:
-                ids[cursor] = pair
-                weights[cursor] = 1.0
-            cursor += 1
+            cursor = _put(ids, weights, cursor, pair, 1.0, emit)
         prev_hash = h
         have_prev = True
     return cursor
