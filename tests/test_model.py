@@ -191,7 +191,7 @@ def test_encode_holds_blas_to_one_thread_and_gives_the_setting_back():
     import numba
     from threadpoolctl import threadpool_info
 
-    from lexdense.model import _ONE_BLAS_THREAD
+    from lexdense.blas import ONE_BLAS_THREAD as _ONE_BLAS_THREAD
 
     LexDense.load("lexdense-base")  # whatever BLAS libraries loading brings in, first
     _ONE_BLAS_THREAD._libraries = None  # found again now, whatever earlier tests loaded

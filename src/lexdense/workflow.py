@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -158,7 +159,8 @@ class Workflow:
         except (SafetensorError, OSError, ValueError) as exc:
             raise EstimatorFileError(f"{weights_file}: corrupt ({exc})") from None
         try:
-            estimator = cls(**settings, model=model if model is not None else saved_model)
+            make: Any = cls  # each subclass's __init__ takes its settings and model=
+            estimator = make(**settings, model=model if model is not None else saved_model)
             estimator._restore(info, arrays)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise EstimatorFileError(f"{path}: damaged {name} ({type(exc).__name__}: {exc})") from None

@@ -144,9 +144,9 @@ def distill(
     from lexdense.distill import distill as run_distill
     from lexdense.io.atomic import check_output_directory
     from lexdense.io.readers import read_texts
-    from lexdense.model import _is_model_directory
+    from lexdense.model_files import is_model_directory
 
-    check_output_directory(out, "model", overwrite, _is_model_directory)  # before any work
+    check_output_directory(out, "model", overwrite, is_model_directory)  # before any work
     _claim_directory(out)
     texts = read_texts(corpus, text_field=text_field)
     model = run_distill(teacher, texts, None, n_words=n_words, n_bigrams=n_bigrams,

@@ -112,9 +112,9 @@ def distill(
         raise InputError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
     if out is not None:  # refuse a foreign directory before any work, not after it
         from lexdense.io.atomic import check_output_directory
-        from lexdense.model import _is_model_directory
+        from lexdense.model_files import is_model_directory
 
-        check_output_directory(out, "model", False, _is_model_directory)
+        check_output_directory(out, "model", False, is_model_directory)
     documents = check_texts(list(corpus))
     if not documents:
         raise InputError("the distillation corpus is empty")
