@@ -25,7 +25,7 @@ import numpy as np
 
 
 def splits(quick: bool) -> dict:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     out = {}
     from lexdense.eval.tasks import stratified_sample
@@ -42,7 +42,7 @@ def splits(quick: bool) -> dict:
     out["election tweets"] = ([tweets.texts[i] for i in a], [tweets.labels[i] for i in a],
                               [tweets.texts[i] for i in b], [tweets.labels[i] for i in b])
     from lexdense.eval.tasks import TASKS
-    from lexdense.io.datasets import DatasetUnavailable
+    from lexdense.sources.datasets import DatasetUnavailable
 
     for name, task in (("MultiEmo sentences", "multiemo-sentence-classification"),
                        ("MultiEmo reviews", "multiemo-text-classification")):

@@ -40,7 +40,7 @@ def perturb(text: str, how: str, rng: np.random.Generator) -> str:
 
 
 def planted_corpus(quick: bool, seed: int = 0):
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     texts = datasets.newsgroups("test").texts + datasets.news_articles().texts
     texts = [t for t in dict.fromkeys(texts) if t.strip()]

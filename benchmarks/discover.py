@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from lexdense import LexDense
     from lexdense.discover import TopicDiscovery
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     data = datasets.newsgroups("test")
     texts, truth = data.texts, data.labels

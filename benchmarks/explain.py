@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> dict:
     from lexdense import LexDense
     from lexdense.eval.tasks import stratified_sample
     from lexdense.explain import Explainer, probe
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     model = LexDense.load("lexdense-base")
     train, test = datasets.newsgroups("train"), datasets.newsgroups("test")

@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 
 def datasets_for(quick: bool) -> dict:
     from lexdense.eval.tasks import stratified_sample
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     out = {}
     for name, loader, file in (("20 Newsgroups", lambda: datasets.newsgroups("test"), "20ng.json"),

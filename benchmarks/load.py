@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     import httpx
 
-    from lexdense.io import datasets
     from lexdense.search import SearchIndex
+    from lexdense.sources import datasets
 
     news, tweets = datasets.news_articles(), datasets.health_tweets()
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def build_corpus(path: Path, size_bytes: int) -> int:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     articles = [" ".join(t.split()) for t in datasets.news_articles().texts]
     written, lines = 0, 0

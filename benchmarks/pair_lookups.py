@@ -18,7 +18,7 @@ import numpy as np
 
 def main() -> None:
     from lexdense import LexDense
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)

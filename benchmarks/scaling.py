@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 KERNEL = """
 import os, sys, time
 from lexdense import LexDense
-from lexdense.io import datasets
+from lexdense.sources import datasets
 model = LexDense.load("lexdense-base")
 texts = datasets.news_articles().texts * int(sys.argv[1])
 model.encode(texts[:100])

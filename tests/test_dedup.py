@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from lexdense.cli import app
 from lexdense.dedup import near_duplicates, similar_pairs
-from lexdense.io import datasets
+from lexdense.sources import datasets
 
 
 def test_exact_and_ann_pair_search_agree():

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from lexdense import LexDense
 from lexdense.cli import app
 from lexdense.discover import TopicDiscovery
-from lexdense.io import datasets
+from lexdense.sources import datasets
 
 GROUPS = ("rec.sport.hockey", "sci.space", "soc.religion.christian", "comp.graphics")
 

@@ -147,7 +147,7 @@ def test_graded_pairs_spearman_and_new_tasks_beat_noise():
 
 
 def test_fortunes_loader_splits_quotes_and_drops_small_categories(tmp_path):
-    from lexdense.io.datasets import DatasetUnavailable, fortunes
+    from lexdense.sources.datasets import DatasetUnavailable, fortunes
 
     (tmp_path / "wisdom").write_bytes(b"K\x08Know thyself.\n%\nA stitch in time\n  saves nine.\n%\nHaste makes waste.\n%\n")
     (tmp_path / "wisdom.dat").write_bytes(b"\x00binary index")
@@ -215,7 +215,7 @@ def test_hybrid_keeps_the_dense_ranking_where_bm25_finds_nothing():
 
 def test_unavailable_dataset_is_skipped_by_default_and_named_when_asked(monkeypatch):
     from lexdense.eval import tasks as task_module
-    from lexdense.io.datasets import DatasetUnavailable
+    from lexdense.sources.datasets import DatasetUnavailable
 
     def missing(quick):
         raise DatasetUnavailable("/nowhere not found: apt-get install fortunes")

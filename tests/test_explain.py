@@ -71,7 +71,7 @@ def test_explain_command(tmp_path):
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["concepts"]
     corpus = tmp_path / "l.jsonl"
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     reuters = datasets.reuters("train")
     corpus.write_text("".join(json.dumps({"text": t, "label": l}) + "\n"

@@ -53,10 +53,10 @@ from lexdense import cli
 from lexdense.classify import ClassifierFileError
 from lexdense.cli import _common as cli_common
 from lexdense.io.atomic import LockedError, OutputExistsError
-from lexdense.io.datasets import DatasetUnavailable
 from lexdense.io.readers import FORMATS, CorpusError, Reader, concat_tables, read_texts
 from lexdense.model import ModelFileError
 from lexdense.search import IndexError_
+from lexdense.sources.datasets import DatasetUnavailable
 
 EXAMPLES = int(os.environ.get("LEXDENSE_FUZZ_EXAMPLES", "200"))
 CLI_EXAMPLES = int(os.environ.get("LEXDENSE_FUZZ_CLI_EXAMPLES", "30"))

@@ -322,7 +322,7 @@ def test_classifier_wrapper_cross_validates_and_keeps_label_types():
 # -- BERTopic ------------------------------------------------------------------------------------
 def test_bertopic_backend_fits_offline(monkeypatch, base):
     pytest.importorskip("bertopic")
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     try:
         news = datasets.newsgroups("test")

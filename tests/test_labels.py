@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from lexdense import LexDense
 from lexdense.cli import app
-from lexdense.io import datasets
 from lexdense.labels import KeywordTopics
+from lexdense.sources import datasets
 
 KEYWORDS = {"sci.space": ["space", "nasa", "orbit"], "rec.sport.hockey": ["hockey", "nhl", "goalie"],
             "sci.crypt": ["encryption", "key", "privacy"], "sci.med": ["doctor", "disease", "patients"]}

@@ -51,9 +51,9 @@ def test_extra_for_maps_import_errors():
 def test_every_error_lexdense_raises_on_purpose_has_one_base():
     from lexdense.classify import ClassifierFileError
     from lexdense.io.atomic import LockedError, OutputExistsError
-    from lexdense.io.datasets import DatasetUnavailable
     from lexdense.io.readers import CorpusError
     from lexdense.search import IndexError_
+    from lexdense.sources.datasets import DatasetUnavailable
 
     for error in (lexdense.ModelFileError, ClassifierFileError, IndexError_, CorpusError, LockedError,
                   OutputExistsError, DatasetUnavailable, extras.MissingExtraError, NotFittedError):

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lexdense import LexDense
-from lexdense.io import datasets
 from lexdense.io.embed_job import embed_directory
+from lexdense.sources import datasets
 
 
 def write_shards(directory, n_shards, rows_per_shard, offset=0):

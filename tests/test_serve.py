@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 
 from lexdense import LexDense
 from lexdense.classify import EmbeddingClassifier
-from lexdense.io import datasets
 from lexdense.search import SearchIndex
 from lexdense.serve import create_app
 from lexdense.serve.app import highlight_spans
+from lexdense.sources import datasets
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ QUERIES = [
 def run(model_name: str = DEFAULT_MODEL, teacher_docs: int = 300, with_teacher: bool = True) -> dict:
     from lexdense import LexDense
     from lexdense.eval.metrics import ndcg_at_k, rank_of_relevant
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     console = Console()
     news = datasets.news_articles()

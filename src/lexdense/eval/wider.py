@@ -2,7 +2,7 @@
 
 Opinion text, questions, encyclopedic and e-mail text, intents and rewrites: the kinds of
 text the first suite (news and newsgroups) did not see. Shared sources use only their
-evaluation half (:func:`lexdense.io.corpora.is_eval_half`); bigbench files are evaluation
+evaluation half (:func:`lexdense.sources.corpora.is_eval_half`); bigbench files are evaluation
 only. Every split and sample is seeded, so the fingerprint of a task is stable.
 """
 
@@ -47,7 +47,7 @@ def _stratified_halves(name: str, texts: list[str], labels: list[str], n: int | 
 
 def _multiemo_sentences(quick: bool) -> Classification:
     """MultiEmo review sentences, 4 sentiment classes: 8,000 sampled, 50/50 per class."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     data = corpora.multiemo("sentence")
     return _stratified_halves("multiemo-sentence-classification", data.texts, data.labels,
@@ -56,7 +56,7 @@ def _multiemo_sentences(quick: bool) -> Classification:
 
 def _multiemo_texts(quick: bool) -> Classification:
     """MultiEmo whole reviews, 4 sentiment classes: 4,000 sampled, 50/50 per class."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     data = corpora.multiemo("text")
     return _stratified_halves("multiemo-text-classification", data.texts, data.labels,
@@ -65,7 +65,7 @@ def _multiemo_texts(quick: bool) -> Classification:
 
 def _snips(quick: bool) -> Classification:
     """SNIPS intents (bigbench intent_recognition): 693 utterances, 7 intents, 50/50 per class."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     data = corpora.snips_intents()
     return _stratified_halves("snips-intent-classification", data.texts, data.labels, 300 if quick else None, 23)
@@ -73,7 +73,7 @@ def _snips(quick: bool) -> Classification:
 
 def _spam(quick: bool) -> Classification:
     """SpamAssassin e-mail bodies (evaluation half), spam or ham, 50/50 per class."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     data = corpora.spam_assassin("eval")
     return _stratified_halves("spam-classification", data.texts, data.labels, 600 if quick else None, 24)
@@ -81,14 +81,14 @@ def _spam(quick: bool) -> Classification:
 
 def _bbc(quick: bool) -> Classification:
     """BBC news articles (evaluation half), 5 topics, 50/50 per class."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     data = corpora.bbc_news("eval")
     return _stratified_halves("bbc-classification", data.texts, data.labels, 400 if quick else None, 25)
 
 
 def _wiki_topics():
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     leads = corpora.wiki_leads("eval")
     keep = [i for i, topic in enumerate(leads.topics) if topic and topic != "Uncategorized"]
@@ -102,7 +102,7 @@ def _wiki_topic_classification(quick: bool) -> Classification:
 
 
 def _bbc_clustering(quick: bool) -> Clustering:
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     data = corpora.bbc_news("eval")
     index = _t().stratified_sample(data.labels, 400, 27) if quick else np.arange(len(data.labels))
@@ -119,7 +119,7 @@ def _squad(name: str, file: str, seed: int) -> Callable[[bool], Retrieval]:
     def build(quick: bool) -> Retrieval:
         """Questions -> the paragraph that answers them, among every paragraph of the file
         (2,000 questions sampled)."""
-        from lexdense.io import corpora
+        from lexdense.sources import corpora
 
         data = corpora.squad_shift(file)
         rng = np.random.default_rng(seed)
@@ -143,7 +143,7 @@ def _wiki_description_retrieval(quick: bool) -> Retrieval:
     articles are left out (no single right answer)."""
     from collections import Counter
 
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     leads = corpora.wiki_leads("eval")
     counts = Counter(d.lower() for d in leads.descriptions)
@@ -155,7 +155,7 @@ def _wiki_description_retrieval(quick: bool) -> Retrieval:
 
 def _bbc_title_retrieval(quick: bool) -> Retrieval:
     """BBC news title -> its article (evaluation half)."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     data = corpora.bbc_news("eval")
     n = 300 if quick else len(data.texts)
@@ -166,7 +166,7 @@ def _vitaminc_pairs(quick: bool) -> PairClassification:
     """VitaminC: a claim and a Wikipedia sentence. 1: the sentence supports the claim;
     0: it refutes it or does not say (same page, usually a near-identical revision), so
     topic overlap alone does not separate them. 4,000 pairs sampled (seed 29)."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     evidence, claims, verdicts = corpora.vitaminc()
     rng = np.random.default_rng(29)
@@ -184,7 +184,7 @@ def _rewrite_pairs(quick: bool) -> PairClassification:
     a rewrite of the *most word-overlapping other* source sentence (0: a hard negative, chosen
     by Jaccard overlap, so shared words alone do not separate them). One rewrite per source
     and set, chosen at random (seed 30)."""
-    from lexdense.io import corpora
+    from lexdense.sources import corpora
 
     rng = np.random.default_rng(30)
     first, second, labels = [], [], []

