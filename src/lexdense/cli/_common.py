@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -21,6 +21,11 @@ app = typer.Typer(
 
 
 err = Console(stderr=True)
+
+# The options many commands share, declared once: one name, one short flag, one meaning.
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="Model name or directory")]
+TextFieldOption = Annotated[str, typer.Option("--text-field", help="Field holding the text (.jsonl, .csv, .tsv, "
+                                                                   ".parquet)")]
 
 
 _CLAIMS: contextvars.ContextVar = contextvars.ContextVar("lexdense_output_claims")

@@ -8,7 +8,16 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import _claim_output, _guard, _read_corpus, _with_outputs, app, err
+from lexdense.cli._common import (
+    ModelOption,
+    TextFieldOption,
+    _claim_output,
+    _guard,
+    _read_corpus,
+    _with_outputs,
+    app,
+    err,
+)
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -26,8 +35,8 @@ def anomalies(
     select: bool = typer.Option(False, "--select", help="Pick embedding x detector on a labelled input"),
     label_field: str = typer.Option("is_anomaly", help="With --select: field that is 1/true for anomalies"),
     budget: int = typer.Option(3, help="With --select: cells measured (the rest are predicted)"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
-    text_field: str = typer.Option("text", help="Field holding the text"),
+    model: ModelOption = DEFAULT_MODEL,
+    text_field: TextFieldOption = "text",
     show: int = typer.Option(5, help="Print this many of the most abnormal documents"),
 ) -> None:
     """Score documents by how abnormal they are (PyOD detectors on embeddings)."""

@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from lexdense.cli._common import _claim_directory, _claim_output, _corpus_batches, _guard, _result_names, app, err
+from lexdense.cli._common import (
+    ModelOption,
+    TextFieldOption,
+    _claim_directory,
+    _claim_output,
+    _corpus_batches,
+    _guard,
+    _result_names,
+    app,
+    err,
+)
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -23,9 +33,9 @@ def classify_train(
     input: Path = typer.Argument(..., help="Labelled corpus: .jsonl, .csv, .tsv, .parquet, or a folder of such files"),
     out: Path = typer.Option(..., "--out", "-o", help="Classifier directory"),
     label_field: str = typer.Option("label", help="Field holding the label"),
-    text_field: str = typer.Option("text", help="Field holding the text"),
+    text_field: TextFieldOption = "text",
     kind: str = typer.Option("logreg", help="logreg or mlp"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Embedding model name or directory"),
+    model: ModelOption = DEFAULT_MODEL,
     c: float = typer.Option(10.0, "--C", help="Inverse L2 strength (logreg)"),
     holdout: float = typer.Option(0.1, help="Share kept out to report accuracy (0 to train on all)"),
     split: str = typer.Option("random", help="Which documents are held out: random (of each label, every copy of "
@@ -99,7 +109,7 @@ def classify_test(
     classifier: Path = typer.Argument(..., help="Directory from 'classify train'"),
     input: Path = typer.Argument(..., help="Labelled test corpus: .jsonl, .csv, .tsv, .parquet or a folder"),
     label_field: str = typer.Option("label", help="Field holding the true label"),
-    text_field: str = typer.Option("text", help="Field holding the text"),
+    text_field: TextFieldOption = "text",
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON (stdout)"),
 ) -> None:
     """Score a classifier on a labelled file (fastText's test): accuracy with its 95% interval,
@@ -138,7 +148,7 @@ def classify_predict(
     input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv, .parquet, or a folder of documents"),
     classifier: Path = typer.Option(..., "--classifier", "-c", help="Directory from 'classify train'"),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file"),
-    text_field: str = typer.Option("text", help="Field holding the text"),
+    text_field: TextFieldOption = "text",
     keep_text: bool = typer.Option(False, help="Copy the text column into the output"),
 ) -> None:
     """Label every document of a corpus: label, confidence and one probability per class."""

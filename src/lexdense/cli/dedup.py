@@ -7,7 +7,17 @@ from typing import Optional
 
 import typer
 
-from lexdense.cli._common import CORPUS_HELP, _claim_output, _corpus_batches, _guard, _with_outputs, app, err
+from lexdense.cli._common import (
+    CORPUS_HELP,
+    ModelOption,
+    TextFieldOption,
+    _claim_output,
+    _corpus_batches,
+    _guard,
+    _with_outputs,
+    app,
+    err,
+)
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -19,8 +29,8 @@ def dedup(
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: one row per document with group and keep"),
     threshold: float = typer.Option(0.98, help="Cosine at or above which two documents are duplicates"),
     keep: str = typer.Option("first", help="Which document of a group to keep: first or longest"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
-    text_field: str = typer.Option("text", help="Field holding the text"),
+    model: ModelOption = DEFAULT_MODEL,
+    text_field: TextFieldOption = "text",
     keep_list: Optional[Path] = typer.Option(None, help="Also write the kept row numbers here, one a line"),
     show: int = typer.Option(3, help="Print this many of the largest groups"),
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import _claim_directory, _guard, _load_encoder, app, err
+from lexdense.cli._common import ModelOption, TextFieldOption, _claim_directory, _guard, _load_encoder, app, err
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -20,8 +20,8 @@ def embed(
                                            "or a folder or quoted glob pattern of documents (each text file is "
                                            "one document, its relative path the id)"),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file (a directory with --shards)"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
-    text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
+    model: ModelOption = DEFAULT_MODEL,
+    text_field: TextFieldOption = "text",
     precision: str = typer.Option("float32", help="float32, int8, uint8, binary or ubinary"),
     truncate_dim: Optional[int] = typer.Option(None, help="Keep only the first dimensions"),
     batch_rows: int = typer.Option(4096, help="Records per batch (memory bound)"),
@@ -121,10 +121,10 @@ def embed(
 @app.command()
 @_guard
 def distill(
-    corpus: list[Path] = typer.Option(..., "--corpus", "-c", help="Corpus files (repeat the option)"),
+    corpus: list[Path] = typer.Option(..., "--corpus", help="Corpus files (repeat the option)"),
     out: Path = typer.Option(..., "--out", "-o", help="Output model directory"),
     teacher: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2", help="sentence-transformers id or path"),
-    text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
+    text_field: TextFieldOption = "text",
     n_words: int = typer.Option(32000, help="Known words kept (by document frequency)"),
     n_bigrams: int = typer.Option(0, help="Known word pairs kept (0: ablations found they hurt)"),
     n_buckets: int = typer.Option(32768, help="Character n-gram rows (power of two)"),

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import _guard, _read_corpus, _read_keywords, app
+from lexdense.cli._common import ModelOption, TextFieldOption, _guard, _read_corpus, _read_keywords, app
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -21,10 +21,10 @@ def explain(
     concepts: Optional[Path] = typer.Option(None, help="Concept bank: .txt (one a line) or .json label -> [keywords]"),
     probe_file: Optional[Path] = typer.Option(None, "--probe", help="Labelled corpus: dimensions each label needs"),
     label_field: str = typer.Option("label", help="With --probe: the label field"),
-    text_field: str = typer.Option("text", help="With --probe: the text field"),
+    text_field: TextFieldOption = "text",
     top: int = typer.Option(10, help="Concepts / words to show"),
     alpha: float = typer.Option(3e-4, help="Sparsity of the concept code (larger = fewer concepts)"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
+    model: ModelOption = DEFAULT_MODEL,
     json_out: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Explain an embedding by concepts, two texts' similarity by shared words, or probe labels."""

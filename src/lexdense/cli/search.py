@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from lexdense.cli._common import _corpus_batches, _guard, _parse_where, app, err
+from lexdense.cli._common import ModelOption, TextFieldOption, _corpus_batches, _guard, _parse_where, app, err
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 from lexdense.neighbors import ANN_THRESHOLD
@@ -21,8 +21,8 @@ from lexdense.neighbors import ANN_THRESHOLD
 def index_command(
     input: Path = typer.Argument(..., help="Corpus: .txt, .jsonl, .csv, .tsv or .parquet"),
     out: Path = typer.Option(..., "--out", "-o", help="Index directory"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
-    text_field: str = typer.Option("text", help="Field holding the text (jsonl, csv, parquet)"),
+    model: ModelOption = DEFAULT_MODEL,
+    text_field: TextFieldOption = "text",
     add: bool = typer.Option(False, "--add", help="Add the documents to an existing index"),
     ann_threshold: int = typer.Option(ANN_THRESHOLD, help="Rows from which searches use the HNSW graph"),
     bm25: bool = typer.Option(True, "--bm25/--no-bm25", help="Build the BM25 index (--no-bm25: no bm25/hybrid search)"),
