@@ -111,10 +111,12 @@ class AnomalyDetector(Workflow):
         self.fit(vectors=fit_vectors)
 
     def decision_function(self, texts=None, vectors=None) -> np.ndarray:
+        """(n,) anomaly scores of n texts (or ``vectors=``); higher is more abnormal."""
         self._check_fitted("decision_scores_")
         return np.asarray(self.detector_.decision_function(self._vectors(texts, vectors)))
 
     def predict(self, texts=None, vectors=None) -> np.ndarray:
+        """(n,) 1 for an anomaly (score above :attr:`threshold_`), else 0."""
         return (self.decision_function(texts, vectors) > self.threshold_).astype(int)
 
     def anomaly_probability(self, scores) -> np.ndarray:

@@ -30,6 +30,7 @@ class TfidfLsa:
         self.svd = None
 
     def fit(self, texts) -> TfidfLsa:
+        """Fit TF-IDF and the SVD on ``texts``; returns self."""
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -39,6 +40,7 @@ class TfidfLsa:
         return self
 
     def encode(self, texts, **_) -> np.ndarray:
+        """(n, dims) LSA vectors of n texts."""
         if self.svd is None:
             raise NotFittedError("this TfidfLsa is not fitted: call fit() first")
         return self.svd.transform(self.tfidf.transform(list(texts)))
@@ -99,8 +101,12 @@ def select_labelled(texts: list[str], is_anomaly, budget: int = 3, seed: int = 0
     """:func:`select_pair` on one labelled sample: 70% of its normal documents (shuffled with
     ``seed``) fit the detectors, the other normals and every anomaly are scored.
 
-    :param texts: the labelled sample, n texts.
-    :param is_anomaly: n booleans (or 0/1), true for the anomalies.
+    Parameters
+    ----------
+    texts
+        the labelled sample, n texts.
+    is_anomaly
+        n booleans (or 0/1), true for the anomalies.
     """
     labels = np.asarray(is_anomaly).astype(int)
     if len(labels) != len(texts):
@@ -123,8 +129,12 @@ def complete_row(known: np.ndarray, observed: dict[int, float], rank: int = 1) -
     cells by least squares. ``rank=0`` drops the ``a * v`` term: the additive baseline that
     any fair claim of a useful rank-1 structure has to beat.
 
-    :param known: (datasets, cells) scores measured elsewhere (no missing values).
-    :param observed: cell index -> score measured on the new dataset.
+    Parameters
+    ----------
+    known
+        (datasets, cells) scores measured elsewhere (no missing values).
+    observed
+        cell index -> score measured on the new dataset.
     """
     known = np.asarray(known, dtype=np.float64)
     if not observed:

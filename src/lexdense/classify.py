@@ -40,9 +40,13 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 class EmbeddingClassifier(Workflow):
     """Logistic regression or a one-hidden-layer ReLU MLP on embeddings.
 
-    :param model: embedder name/directory or object with ``encode``; ``None`` when you pass
+    Parameters
+    ----------
+    model
+        embedder name/directory or object with ``encode``; ``None`` when you pass
         vectors yourself.
-    :param kind: "logreg" (multinomial, L2, ``C``) or "mlp" (``hidden`` ReLU units, early stopping).
+    kind
+        "logreg" (multinomial, L2, ``C``) or "mlp" (``hidden`` ReLU units, early stopping).
     """
 
     def __init__(self, model=DEFAULT_MODEL, kind: str = "logreg", C: float = 10.0, hidden: int = 256,
@@ -132,6 +136,7 @@ class EmbeddingClassifier(Workflow):
         return self
 
     def decision_function(self, texts=None, vectors=None) -> np.ndarray:
+        """Class scores before the softmax, shape (n, n_classes), columns in :attr:`classes_` order."""
         self._check_fitted("classes_")
         h = self._vectors(texts, vectors)
         for i, (weight, bias) in enumerate(self.layers_):
@@ -149,6 +154,7 @@ class EmbeddingClassifier(Workflow):
         return _softmax(z)
 
     def predict(self, texts=None, vectors=None) -> np.ndarray:
+        """Labels of n texts (or ``vectors=`` (n, dim)): an array of n values from :attr:`classes_`."""
         best = self.predict_proba(texts, vectors).argmax(axis=1)  # first: it checks that fit ran
         return self.classes_[best]
 
@@ -176,6 +182,7 @@ class EmbeddingClassifier(Workflow):
 
     @classmethod
     def load(cls, path: str | os.PathLike, model=None) -> EmbeddingClassifier:
+        """A classifier saved by :meth:`save`; ``model`` overrides the saved embedding model name."""
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -276,9 +283,16 @@ def holdout_split(texts: Sequence[str], labels: Sequence, share: float, seed: in
 def classification_report(y_true: Sequence, y_pred: Sequence) -> dict:
     """Accuracy and, per class, precision, recall, F1 and support (labels compared as text).
 
-    :param y_true: the labels of a test file.
-    :param y_pred: the classifier's labels for the same documents.
-    :return: ``{"documents", "accuracy", "accuracy_95ci": [low, high] (Wilson), "macro_f1",
+    Parameters
+    ----------
+    y_true
+        the labels of a test file.
+    y_pred
+        the classifier's labels for the same documents.
+
+    Returns
+    -------
+        ``{"documents", "accuracy", "accuracy_95ci": [low, high] (Wilson), "macro_f1",
         "classes": {label: {"precision", "recall", "f1", "support"}}}``.
     """
     truth = np.asarray([str(y) for y in y_true])

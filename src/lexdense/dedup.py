@@ -31,6 +31,8 @@ from lexdense.model import DEFAULT_MODEL, as_encoder, unit_rows
 
 @dataclass
 class Duplicates:
+    """The result of :func:`near_duplicates`, one row per document of the corpus."""
+
     group: np.ndarray        # (n,) row of the kept document of each document's group
     keep: np.ndarray         # (n,) True for documents to keep
     similarity: np.ndarray   # (n,) cosine to the kept document (1 for kept ones)
@@ -44,6 +46,7 @@ class Duplicates:
 
     @property
     def n_removed(self) -> int:
+        """How many documents are not kept."""
         return int((~self.keep).sum())
 
 
@@ -112,11 +115,16 @@ def near_duplicates(texts: Sequence[str] | None = None, vectors: np.ndarray | No
                     ann_threshold: int = neighbors.ANN_THRESHOLD) -> Duplicates:
     """Group near-duplicate documents; see the module docstring.
 
-    :param texts: documents (embedded with ``model``) unless ``vectors`` are given.
-    :param threshold: cosine at or above which two documents are duplicates. 0.98 had the best
+    Parameters
+    ----------
+    texts
+        documents (embedded with ``model``) unless ``vectors`` are given.
+    threshold
+        cosine at or above which two documents are duplicates. 0.98 had the best
         F1 on benchmarks/dedup.py (planted casing, whitespace and dropped-sentence copies of
         news and newsgroup posts); lower it for looser paraphrases, at a cost in precision.
-    :param keep: "first" (lowest row) or "longest" (needs texts) is kept of each group.
+    keep
+        "first" (lowest row) or "longest" (needs texts) is kept of each group.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components

@@ -33,10 +33,19 @@ def _unit(x) -> np.ndarray:
 
 
 class Explainer:
-    """:param concepts: concept names (embedded with the model), a mapping name -> keywords
+    """Explain embeddings as sparse non-negative combinations of concepts.
+
+    Parameters
+    ----------
+    model
+        a model name or directory, or an object with ``encode``.
+    concepts
+        concept names (embedded with the model), a mapping name -> keywords
         (their mean), or None for the model's own vocabulary words.
-    :param alpha: Lasso penalty (larger = fewer concepts).
-    :param candidates: concepts most similar to the text considered by the sparse coding.
+    alpha
+        Lasso penalty (larger = fewer concepts).
+    candidates
+        concepts most similar to the text considered by the sparse coding.
     """
 
     def __init__(self, model=DEFAULT_MODEL, concepts: Sequence[str] | Mapping[str, Sequence[str]] | None = None,

@@ -54,9 +54,14 @@ class LexDense:
     of an IDF-folded table that are summed and L2-normalised, then a small residual ReLU
     network maps the sum to the output space.
 
-    :param featurizer: vocabulary and n-gram settings.
-    :param weights: name -> array (see :meth:`save` for the names and shapes).
-    :param config: model settings and provenance, written to config.json.
+    Parameters
+    ----------
+    featurizer
+        vocabulary and n-gram settings.
+    weights
+        name -> array (see :meth:`save` for the names and shapes).
+    config
+        model settings and provenance, written to config.json.
     """
 
     def __init__(self, featurizer: Featurizer, weights: dict[str, np.ndarray], config: dict):
@@ -80,6 +85,7 @@ class LexDense:
         return int(self._out_w.shape[1])
 
     def get_sentence_embedding_dimension(self) -> int:
+        """Size of the output vectors (sentence-transformers' name for :attr:`dim`)."""
         return self.dim
 
     # ------------------------------------------------------------------ encoding
@@ -119,33 +125,62 @@ class LexDense:
     ) -> Any:
         """Embed texts; takes the arguments of ``SentenceTransformer.encode``, with its meanings.
 
-        :param sentences: a string (gives one vector) or many: a list or tuple of str, an
+        Parameters
+        ----------
+        sentences
+            a string (gives one vector) or many: a list or tuple of str, an
             iterable or generator of str, a 1-D numpy array of str, a pandas Series of str or a
             pyarrow string array (gives a matrix of shape (n, dim)). A text with no word
             characters gives the zero vector; a missing value (None, NaN, a null) is an error
             naming its index. ``inputs=`` is the same argument under its newer
             sentence-transformers name.
-        :param batch_size: texts per compiled call; larger batches amortise the BLAS calls.
-        :param show_progress_bar: show a progress bar; by default only for > 10 batches.
-        :param normalize_embeddings: L2-normalise each vector (after any truncation). True by
+        batch_size
+            texts per compiled call; larger batches amortise the BLAS calls.
+        show_progress_bar
+            show a progress bar; by default only for > 10 batches.
+        normalize_embeddings
+            L2-normalise each vector (after any truncation). True by
             default, unlike sentence-transformers: lexdense vectors are meant for cosine.
-        :param precision: float32, int8, uint8, binary or ubinary (packed bits), as in
+        precision
+            float32, int8, uint8, binary or ubinary (packed bits), as in
             sentence-transformers.
-        :param truncate_dim: keep the first dimensions only. Outputs are trained in the
+        truncate_dim
+            keep the first dimensions only. Outputs are trained in the
             teacher's principal-component basis, so leading dimensions carry the most.
-        :param convert_to_numpy: True (default): a numpy array. False: a list of torch tensors,
+        convert_to_numpy
+            True (default): a numpy array. False: a list of torch tensors,
             one per text, as sentence-transformers returns (needs torch).
-        :param convert_to_tensor: one torch tensor instead of a numpy array (needs torch);
+        convert_to_tensor
+            one torch tensor instead of a numpy array (needs torch);
             it overrides ``convert_to_numpy``.
-        :param prompt: a string prepended to every text, as sentence-transformers does.
-        :param prompt_name: the name of a prompt in :attr:`prompts` (the model config's
+        prompt
+            a string prepended to every text, as sentence-transformers does.
+        prompt_name
+            the name of a prompt in :attr:`prompts` (the model config's
             ``prompts``); ``prompt`` wins when both are given.
-        :param output_value: "sentence_embedding" only: lexdense has no token embeddings.
-        :param device: None or "cpu": lexdense encodes on the CPU.
-        :param pool: multi-process pools are not supported (one process, numba threads).
-        :param chunk_size: used by sentence-transformers with ``pool`` only; ignored here too.
-        :param kwargs: ``task`` (any: lexdense gives every task the same vectors) and an empty
+        output_value
+            "sentence_embedding" only: lexdense has no token embeddings.
+        device
+            None or "cpu": lexdense encodes on the CPU.
+        pool
+            multi-process pools are not supported (one process, numba threads).
+        chunk_size
+            used by sentence-transformers with ``pool`` only; ignored here too.
+        kwargs
+            ``task`` (any: lexdense gives every task the same vectors) and an empty
             ``processing_kwargs``; anything else is an error naming it.
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor or list of torch.Tensor
+            shape (n, dim) for n texts, or (dim,) for one string (dim is ``truncate_dim`` if
+            given); float32 unit vectors by default, int8/uint8 for those precisions, and
+            (n, dim / 8) packed bits for binary/ubinary.
+
+        Raises
+        ------
+        InputError, InputTypeError
+            one line naming the bad argument or text (both are also ValueError/TypeError).
         """
         texts, single = resolve_texts(sentences, inputs)
         precision = "float32" if precision is None else precision  # sentence-transformers' None
@@ -221,6 +256,19 @@ class LexDense:
 
         int8/uint8 use per-dimension ranges measured on the distillation corpus and stored
         in the model, so a vector does not depend on the batch it was encoded in.
+
+        Parameters
+        ----------
+        embeddings
+            float32 array of shape (n, d) or (d,), d <= dim.
+        precision
+            float32, int8, uint8, binary or ubinary.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, d) int8/uint8, or (n, ceil(d / 8)) packed bits for binary (int8) and ubinary
+            (uint8); float32 unchanged.
         """
         if precision == "float32":
             return embeddings
@@ -239,7 +287,18 @@ class LexDense:
         return out
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Cosine similarity matrix of two sets of float vectors."""
+        """Cosine similarity matrix of two sets of float vectors.
+
+        Parameters
+        ----------
+        a, b
+            arrays of shape (n, d) and (m, d), or single vectors (d,).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, shape (n, m).
+        """
         a = unit_rows(np.atleast_2d(a).astype(np.float32))
         b = unit_rows(np.atleast_2d(b).astype(np.float32))
         return a @ b.T
@@ -262,6 +321,18 @@ class LexDense:
         :class:`lexdense.integrations.sentence_transformers.LexDenseModule` and encodes the
         same vectors (a model with ``prompts`` in its config also gets
         config_sentence_transformers.json, so sentence-transformers knows them).
+
+        Parameters
+        ----------
+        path
+            the model directory to write.
+        overwrite
+            replace a directory lexdense did not write.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
         """
         path = Path(path)
         with atomic_directory(path, "model", overwrite, recognize=is_model_directory) as tmp:
@@ -284,8 +355,21 @@ class LexDense:
     def load(cls, name_or_path: str | os.PathLike = DEFAULT_MODEL) -> LexDense:
         """Load a model directory, or a shipped model by name ("lexdense-base").
 
-        Raises :class:`ModelFileError` naming the file and the problem when the directory is
-        incomplete, corrupt or not a lexdense model.
+        Parameters
+        ----------
+        name_or_path
+            a directory written by :meth:`save` (or by ``lexdense distill``), or the name of
+            a model shipped inside the package.
+
+        Returns
+        -------
+        LexDense
+
+        Raises
+        ------
+        ModelFileError
+            naming the file and the problem when the directory is incomplete, corrupt or
+            not a lexdense model.
         """
         path = resolve_model_path(name_or_path)
         for name in ("config.json", "model.safetensors", "tokenizer.json"):

@@ -53,7 +53,10 @@ def embed_dataset(dataset, model: str = DEFAULT_MODEL, text_column: str = "text"
                   keep_text: bool = False):
     """A Ray Dataset with an ``embedding`` column added (lazy, like every Ray Data transform).
 
-    :param workers: actor pool size (default: the cluster's CPUs minus one, / threads_per_worker:
+    Parameters
+    ----------
+    workers
+        actor pool size (default: the cluster's CPUs minus one, / threads_per_worker:
         the spare CPU runs Ray Data's read and write tasks; with every CPU held by an embedding
         actor, those tasks cannot be scheduled and the job waits forever).
     """

@@ -75,31 +75,51 @@ def distill(
 ) -> LexDense | None:
     """Train a LexDense model on ``corpus`` (a list of documents) to imitate ``teacher``.
 
-    :param teacher: sentence-transformers id or local path (offline, all-MiniLM-L6-v2 comes
+    Parameters
+    ----------
+    teacher
+        sentence-transformers id or local path (offline, all-MiniLM-L6-v2 comes
         from a registry package).
-    :param corpus: documents; evaluation texts must be kept out by the caller.
-    :param out: directory to save the model to (atomically); None keeps it in memory.
-    :param n_words: known words kept (by document frequency).
-    :param n_bigrams: known word pairs kept.
-    :param n_buckets: rows of the character n-gram table for unknown words.
-    :param d_embed: width of the summed token rows; d_hidden the residual ReLU layer's.
-    :param loss: cosine, gram-kl (Luxical's) or cosine+gram-kl.
-    :param oov_rate: share of known word occurrences hidden during training, so the
+    corpus
+        documents; evaluation texts must be kept out by the caller.
+    out
+        directory to save the model to (atomically); None keeps it in memory.
+    n_words
+        known words kept (by document frequency).
+    n_bigrams
+        known word pairs kept.
+    n_buckets
+        rows of the character n-gram table for unknown words.
+    d_embed
+        width of the summed token rows; d_hidden the residual ReLU layer's.
+    loss
+        cosine, gram-kl (Luxical's) or cosine+gram-kl.
+    oov_rate
+        share of known word occurrences hidden during training, so the
         character table learns to stand in for words the vocabulary lacks.
-    :param max_passages: passages labelled by the teacher (a random sample, seeded).
-    :param long_passages: extra passages of ``long_words`` words (at least half that), so
+    max_passages
+        passages labelled by the teacher (a random sample, seeded).
+    long_passages
+        extra passages of ``long_words`` words (at least half that), so
         the student also sees sums as long as whole documents at inference.
-    :param cache_dir: teacher vectors are cached here and reused by later runs.
-    :param teacher_model: an already loaded teacher (anything with ``encode``), for tests.
-    :param teacher_words: also keep every whole word of the teacher's tokenizer vocabulary
+    cache_dir
+        teacher vectors are cached here and reused by later runs.
+    teacher_model
+        an already loaded teacher (anything with ``encode``), for tests.
+    teacher_words
+        also keep every whole word of the teacher's tokenizer vocabulary
         (names, numbers and words the corpus lacks start from the teacher's own vector).
-    :param teacher_precision: float32, bfloat16 (CPU autocast; ~1.7x faster labelling on
+    teacher_precision
+        float32, bfloat16 (CPU autocast; ~1.7x faster labelling on
         CPUs with native bfloat16, several times slower elsewhere; cached apart from float32
         vectors), or auto (bfloat16 only where the CPU has it natively).
-    :param d_out: keep only the teacher's first ``d_out`` principal components as targets
+    d_out
+        keep only the teacher's first ``d_out`` principal components as targets
         (None: all); a smaller output layer, and truncate_dim's order is kept.
-    :param feature_weights: learn a weight per feature beside its row (a trainable IDF).
-    :param labels_only: stop once every teacher vector is in the cache (returns None): a
+    feature_weights
+        learn a weight per feature beside its row (a trainable IDF).
+    labels_only
+        stop once every teacher vector is in the cache (returns None): a
         long labelling run can be split over several sittings, then trained in one.
     """
     import torch

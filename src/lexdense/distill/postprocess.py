@@ -24,9 +24,13 @@ from lexdense.model import LexDense
 def fold_affine(model: LexDense, texts: Sequence[str], *, alpha: float = 0.0, rcond: float = 1e-6) -> LexDense:
     """A copy of ``model`` whose outputs are centred (and whitened when ``alpha`` > 0).
 
-    :param texts: a sample of the texts the model will embed (the mean and covariance are
+    Parameters
+    ----------
+    texts
+        a sample of the texts the model will embed (the mean and covariance are
         estimated on their outputs; a few thousand suffice).
-    :param rcond: directions whose variance is below ``rcond`` times the largest are set to
+    rcond
+        directions whose variance is below ``rcond`` times the largest are set to
         zero, not blown up: outputs span at most ``d_embed`` dimensions of ``d_out``.
     """
     if not 0.0 <= alpha <= 1.0:

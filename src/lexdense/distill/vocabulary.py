@@ -39,9 +39,15 @@ def mine_vocabulary(
 
     Exact counts (a Counter) suffice for corpora that fit a laptop; pairs count only when
     both words are kept, so a pair row always refines two known rows.
-    :param min_df: a word must occur in at least this many documents.
-    :param min_bigram_df: likewise for a word pair.
-    :param extra_words: words kept whatever their count (e.g. the teacher's whole-word
+
+    Parameters
+    ----------
+    min_df
+        a word must occur in at least this many documents.
+    min_bigram_df
+        likewise for a word pair.
+    extra_words
+        words kept whatever their count (e.g. the teacher's whole-word
         tokens: names and numbers the corpus lacks still get a row initialised from the
         teacher, which knows them).
     """

@@ -154,11 +154,17 @@ def read_reuse(path) -> dict:
 def evaluate(encoder, tasks: Sequence[str] | None = None, quick: bool = False, reuse: dict | None = None) -> dict:
     """Run ``tasks`` (default: all) with ``encoder``; returns per-task scores and speed.
 
-    :param encoder: any object with ``encode(list[str]) -> ndarray (n, dim)``.
-    :param tasks: task names from :data:`lexdense.eval.tasks.TASKS` or group names
+    Parameters
+    ----------
+    encoder
+        any object with ``encode(list[str]) -> ndarray (n, dim)``.
+    tasks
+        task names from :data:`lexdense.eval.tasks.TASKS` or group names
         ("core", the default; "anomaly").
-    :param quick: small subsamples, for smoke tests.
-    :param reuse: an earlier result of the same encoder (``evaluate``'s return value): a task
+    quick
+        small subsamples, for smoke tests.
+    reuse
+        an earlier result of the same encoder (``evaluate``'s return value): a task
         whose data fingerprint and quick setting match is taken from it, marked
         ``"reused": true``, instead of being run again (a deterministic encoder scores the
         same data the same way; speed figures count only what this run embedded). A lexdense

@@ -8,8 +8,12 @@ import numpy as np
 def rank_of_relevant(similarities: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     """1-based rank of each query's single relevant document (ties count against it).
 
-    :param similarities: (n_queries, n_docs) scores, higher = better.
-    :param relevant: (n_queries,) index of the relevant document.
+    Parameters
+    ----------
+    similarities
+        (n_queries, n_docs) scores, higher = better.
+    relevant
+        (n_queries,) index of the relevant document.
     """
     target = similarities[np.arange(len(relevant)), relevant]
     return (similarities > target[:, None]).sum(axis=1) + 1

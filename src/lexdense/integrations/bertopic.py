@@ -32,9 +32,13 @@ __all__ = ["LexDenseBackend"]
 class LexDenseBackend(BaseEmbedder):
     """lexdense vectors for BERTopic's documents and words.
 
-    :param embedding_model: a :class:`~lexdense.LexDense`, a model directory or a shipped
+    Parameters
+    ----------
+    embedding_model
+        a :class:`~lexdense.LexDense`, a model directory or a shipped
         model name (default: the shipped model).
-    :param batch_size: texts per compiled call.
+    batch_size
+        texts per compiled call.
     """
 
     def __init__(self, embedding_model: LexDense | str | os.PathLike = DEFAULT_MODEL, batch_size: int = 1024):

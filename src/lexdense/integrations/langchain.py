@@ -33,9 +33,14 @@ __all__ = ["LexDenseEmbeddings"]
 class LexDenseEmbeddings(_Base):  # type: ignore[misc,valid-type]
     """A lexdense model behind the ``embed_documents`` / ``embed_query`` interface.
 
-    :param model: a :class:`~lexdense.LexDense`, a model directory or a shipped model name.
-    :param normalize: L2-normalise the vectors.
-    :param batch_size: texts per compiled call.
+    Parameters
+    ----------
+    model
+        a :class:`~lexdense.LexDense`, a model directory or a shipped model name.
+    normalize
+        L2-normalise the vectors.
+    batch_size
+        texts per compiled call.
     """
 
     def __init__(self, model: LexDense | str | os.PathLike = DEFAULT_MODEL, normalize: bool = True,
@@ -70,26 +75,33 @@ class LexDenseEmbeddings(_Base):  # type: ignore[misc,valid-type]
         return await asyncio.to_thread(self.embed_documents, texts)
 
     async def aembed_query(self, text: str) -> list[float]:
+        """:meth:`embed_query` in a worker thread (the event loop keeps running)."""
         return await asyncio.to_thread(self.embed_query, text)
 
     # -- LlamaIndex ---------------------------------------------------------------------
     def get_text_embedding(self, text: str) -> list[float]:
+        """LlamaIndex's text embedding: a list of dim floats."""
         return self.embed_query(text)
 
     def get_query_embedding(self, query: str) -> list[float]:
+        """LlamaIndex's query embedding: a list of dim floats."""
         return self.embed_query(query)
 
     def get_text_embedding_batch(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+        """LlamaIndex's batch embedding: one list of dim floats per text."""
         return self.embed_documents(texts)
 
     async def aget_text_embedding(self, text: str) -> list[float]:
+        """LlamaIndex's async text embedding: a list of dim floats."""
         return await self.aembed_query(text)
 
     async def aget_query_embedding(self, query: str) -> list[float]:
+        """LlamaIndex's async query embedding: a list of dim floats."""
         return await self.aembed_query(query)
 
     # -- Chroma -------------------------------------------------------------------------
     def __call__(self, input: list[str]) -> list[list[float]]:
+        """Chroma's embedding-function call: one list of floats per text."""
         return self.embed_documents(input)
 
     def __repr__(self) -> str:

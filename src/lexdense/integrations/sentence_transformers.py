@@ -48,8 +48,12 @@ __all__ = ["LexDenseModule", "to_sentence_transformer"]
 class LexDenseModule(_Base):  # type: ignore[misc,valid-type]
     """A lexdense model as a sentence-transformers input module.
 
-    :param model: a :class:`~lexdense.LexDense`, a model directory or a shipped model name.
-    :param normalize: L2-normalise the output vectors, as ``LexDense.encode`` does by default.
+    Parameters
+    ----------
+    model
+        a :class:`~lexdense.LexDense`, a model directory or a shipped model name.
+    normalize
+        L2-normalise the output vectors, as ``LexDense.encode`` does by default.
     """
 
     save_in_root = True  # its files are the lexdense files of the model directory itself
@@ -95,6 +99,7 @@ class LexDenseModule(_Base):  # type: ignore[misc,valid-type]
         return self.preprocess(texts, **kwargs)
 
     def forward(self, features: dict[str, torch.Tensor], **kwargs: Any) -> dict[str, torch.Tensor]:
+        """Add ``sentence_embedding`` (batch, dim) to ``features`` (the output of :meth:`tokenize`)."""
         sums = self.embedding(features["input_ids"], features["offsets"],
                               per_sample_weights=features["per_sample_weights"])
         x = nn.functional.normalize(sums, p=2.0, dim=1, eps=1e-12)
@@ -107,12 +112,14 @@ class LexDenseModule(_Base):  # type: ignore[misc,valid-type]
         return features
 
     def get_embedding_dimension(self) -> int:
+        """Size of the output vectors."""
         return self.lexdense.dim
 
     get_sentence_embedding_dimension = get_embedding_dimension
 
     @property
     def max_seq_length(self) -> float:
+        """No limit: lexdense never truncates a text."""
         return float("inf")  # texts are never truncated
 
     # -- files ----------------------------------------------------------------------------

@@ -61,11 +61,17 @@ def _load(model: Any) -> Any:
 class LexDenseTransformer(TransformerMixin, BaseEstimator):
     """Texts -> lexdense vectors, as a scikit-learn transformer.
 
-    :param model_name: a shipped model name, a model directory, or a loaded model (any object
+    Parameters
+    ----------
+    model_name
+        a shipped model name, a model directory, or a loaded model (any object
         with ``encode``).
-    :param normalize: L2-normalise the vectors.
-    :param batch_size: texts per compiled call.
-    :param truncate_dim: keep the first dimensions only (None: all).
+    normalize
+        L2-normalise the vectors.
+    batch_size
+        texts per compiled call.
+    truncate_dim
+        keep the first dimensions only (None: all).
     """
 
     def __init__(self, model_name: Any = DEFAULT_MODEL, normalize: bool = True, batch_size: int = 1024,
@@ -92,6 +98,7 @@ class LexDenseTransformer(TransformerMixin, BaseEstimator):
                                              truncate_dim=self.truncate_dim, show_progress_bar=False))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output column names, (dim,) strings ``lexdense0`` ... (scikit-learn's ``set_output``)."""
         if not hasattr(self, "n_features_out_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() first")
         return np.asarray([f"lexdense{i}" for i in range(self.n_features_out_)], dtype=object)
@@ -122,6 +129,7 @@ class LexDenseClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X: Any, y: Any) -> LexDenseClassifier:
+        """Fit on ``X`` (n texts) and ``y`` (n labels); returns self."""
         from lexdense.classify import EmbeddingClassifier
 
         y = np.asarray(y)
@@ -149,6 +157,7 @@ class LexDenseClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X: Any) -> np.ndarray:
+        """Labels of ``X`` (n texts): an array of n values of the labels' own type."""
         proba = self.predict_proba(X)  # first: it checks that fit ran
         return self.classes_[proba.argmax(axis=1)]
 

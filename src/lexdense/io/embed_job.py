@@ -39,12 +39,20 @@ ARROW_TYPES = {"float32": pa.float32(), "int8": pa.int8(), "uint8": pa.uint8(),
 class EmbedSettings:
     """What an embed job writes (a resumed job must have the same).
 
-    :param text_field: column or key holding the text (jsonl, csv, tsv, parquet).
-    :param batch_rows: records per batch (and per part file).
-    :param precision: float32, int8, uint8, binary or ubinary.
-    :param truncate_dim: keep only the first dimensions.
-    :param keep_text: copy the text column into the output.
-    :param lines: in a folder, read .txt files one document a line (else one document a file).
+    Parameters
+    ----------
+    text_field
+        column or key holding the text (jsonl, csv, tsv, parquet).
+    batch_rows
+        records per batch (and per part file).
+    precision
+        float32, int8, uint8, binary or ubinary.
+    truncate_dim
+        keep only the first dimensions.
+    keep_text
+        copy the text column into the output.
+    lines
+        in a folder, read .txt files one document a line (else one document a file).
     """
 
     text_field: str = "text"
@@ -99,9 +107,14 @@ def _embed_file(
     ``input_path`` is a corpus file, or a folder (or glob pattern) read by
     :class:`~lexdense.io.folder.FolderCorpus` (each text file one document, ``id`` its path).
 
-    :param settings: the fields of :class:`EmbedSettings`.
-    :param on_batch: called with (documents, bytes) after each batch, for progress bars.
-    :param on_notice: called with a one-line warning before the work (free disk space).
+    Parameters
+    ----------
+    settings
+        the fields of :class:`EmbedSettings`.
+    on_batch
+        called with (documents, bytes) after each batch, for progress bars.
+    on_notice
+        called with a one-line warning before the work (free disk space).
     """
     from lexdense.io.atomic import check_output_file
 

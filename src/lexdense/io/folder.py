@@ -54,9 +54,14 @@ def open_corpus(path: str | os.PathLike, text_field: str = "text", batch_rows: i
 class FolderCorpus:
     """Iterate over the documents of a folder (or glob pattern) in batches, as :class:`Reader` does.
 
-    :param source: a folder, or a glob pattern (``**`` matches subfolders).
-    :param text_field: column or key holding the text in record files.
-    :param lines: read .txt files one document a line (as a single .txt file) instead of one
+    Parameters
+    ----------
+    source
+        a folder, or a glob pattern (``**`` matches subfolders).
+    text_field
+        column or key holding the text in record files.
+    lines
+        read .txt files one document a line (as a single .txt file) instead of one
         document a file.
     """
 

@@ -22,13 +22,20 @@ def merge_parts(parts: list[Path], out: Path, empty_schema: pa.Schema, *, fixed:
                 metadata: dict | None = None) -> pa.Schema:
     """Write ``parts`` one after another into ``out`` (atomically) under one schema; returns it.
 
-    :param empty_schema: the schema written when there is no part (an input without records).
-    :param fixed: columns whose type must be the same in every part (vectors, probabilities):
+    Parameters
+    ----------
+    empty_schema
+        the schema written when there is no part (an input without records).
+    fixed
+        columns whose type must be the same in every part (vectors, probabilities):
         widening one of them to text is an error, not a silent change.
-    :param last: columns moved after the others (results after the input's columns, whatever
+    last
+        columns moved after the others (results after the input's columns, whatever
         columns the first part lacked).
-    :param rename: new names of columns, applied last.
-    :param metadata: the written schema's metadata.
+    rename
+        new names of columns, applied last.
+    metadata
+        the written schema's metadata.
     """
     schema, widened = stacked_schema([pq.read_schema(part) for part in parts],
                                      lambda i, names: pq.read_table(parts[i]).select(names))

@@ -89,11 +89,17 @@ def detect_format(path: Path) -> str:
 class Reader:
     """Iterate over a corpus file in batches.
 
-    :param path: the input file.
-    :param text_field: column or key holding the text (jsonl, csv, parquet); txt has one
+    Parameters
+    ----------
+    path
+        the input file.
+    text_field
+        column or key holding the text (jsonl, csv, parquet); txt has one
         document per line.
-    :param batch_rows: records per batch.
-    :param batch_bytes: a batch is closed early once its texts reach this many bytes, which
+    batch_rows
+        records per batch.
+    batch_bytes
+        a batch is closed early once its texts reach this many bytes, which
         bounds memory whatever the document sizes.
     """
 

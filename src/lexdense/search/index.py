@@ -30,7 +30,10 @@ _NO_HITS = (np.zeros(0, np.int64), np.zeros(0, np.float32))
 class SearchIndex:
     """Vectors, texts and metadata with exact, ANN, BM25 and hybrid search.
 
-    :param ann_threshold: at or above this many rows searches use the usearch HNSW graph;
+    Parameters
+    ----------
+    ann_threshold
+        at or above this many rows searches use the usearch HNSW graph;
         below it, exact search (a matrix product) is both faster and exact.
     """
 
@@ -248,20 +251,32 @@ class SearchIndex:
                query_vectors: np.ndarray | None = None) -> list[dict] | list[list[dict]]:
         """Top ``k`` documents for each query.
 
-        :param queries: a string, a list of strings, or query vectors (dense mode only).
-        :param mode: "dense" (score: cosine), "bm25" (score: BM25) or "hybrid" (score: in
+        Parameters
+        ----------
+        queries
+            a string, a list of strings, or query vectors (dense mode only).
+        mode
+            "dense" (score: cosine), "bm25" (score: BM25) or "hybrid" (score: in
             [0, 1], the weighted sum of both, each min-max scaled over the query's pool of
             candidates from both retrievers; :mod:`lexdense.search.fusion`).
-        :param where: metadata filter, column -> value or list of accepted values.
-        :param exact: force exact (True) or ANN (False) search; default: by ``ann_threshold``.
-        :param columns: the columns each hit carries (default: all; ``[]``: row and score only).
-        :param passages: give each hit with its text a ``passage_span``: the [start, end)
+        where
+            metadata filter, column -> value or list of accepted values.
+        exact
+            force exact (True) or ANN (False) search; default: by ``ann_threshold``.
+        columns
+            the columns each hit carries (default: all; ``[]``: row and score only).
+        passages
+            give each hit with its text a ``passage_span``: the [start, end)
             characters of the passage of the text that best matches the query (the whole
             text when it is short; :mod:`lexdense.search.passages`). A metadata column of
             that name is kept instead.
-        :param query_vectors: (n_queries, dim) vectors of text ``queries``, used instead of
+        query_vectors
+            (n_queries, dim) vectors of text ``queries``, used instead of
             embedding them (bring your own embeddings: hybrid search of a vectors-only index).
-        :returns: for each query a list of hits ``{"row", "score", "text", <metadata>,
+
+        Returns
+        -------
+            for each query a list of hits ``{"row", "score", "text", <metadata>,
             "passage_span"}``; a single string query gives one list.
         """
         if mode not in ("dense", "bm25", "hybrid"):

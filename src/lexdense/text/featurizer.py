@@ -68,10 +68,16 @@ def hash_strings(strings: Sequence[str]) -> np.ndarray:
 class Featurizer:
     """Vocabulary of words and word pairs plus the character n-gram settings.
 
-    :param vocabulary: known words, then known word pairs ("new york"); row i is entry i.
-    :param n_buckets: rows of the character n-gram table (a power of two).
-    :param ngram_range: (min, max) length of character n-grams for unknown words.
-    :param use_bigrams: whether word pairs in the vocabulary are looked up.
+    Parameters
+    ----------
+    vocabulary
+        known words, then known word pairs ("new york"); row i is entry i.
+    n_buckets
+        rows of the character n-gram table (a power of two).
+    ngram_range
+        (min, max) length of character n-grams for unknown words.
+    use_bigrams
+        whether word pairs in the vocabulary are looked up.
     """
 
     vocabulary: list[str]
@@ -99,7 +105,10 @@ class Featurizer:
     def feature_lists(self, texts: Sequence[str], oov_rate: float = 0.0, first_doc_index: int = 0):
         """CSR features (ids, weights, doc_offsets); ids >= n_rows are character buckets.
 
-        :param oov_rate: share of known word occurrences treated as unknown (training only),
+        Parameters
+        ----------
+        oov_rate
+            share of known word occurrences treated as unknown (training only),
             which teaches the character table to stand in for missing words.
         """
         buf, offsets = pack(check_texts(texts))
