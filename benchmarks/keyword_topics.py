@@ -3,6 +3,7 @@ averaged keyword embedding without refinement and (b) the `lbl2vec` package (Doc
 
     python benchmarks/keyword_topics.py --json benchmarks/results/keyword_topics.json
     python benchmarks/keyword_topics.py --quick --no-lbl2vec
+    python benchmarks/keyword_topics.py --unrelated --json benchmarks/results/keyword_topics_unrelated.json
 
 Data: 20 Newsgroups test (7,532 posts, 20 labels) and Reuters R8 test (2,189 articles, 8
 labels). Keywords: benchmarks/keywords/*.json, a few words per class written from the class
@@ -10,6 +11,17 @@ names before any run, never tuned on these labels. Every method sees the documen
 labels (transductive, as Lbl2Vec is used). Reported: micro-F1 (every document labelled),
 per-class one-vs-rest ROC-AUC (mean, min, max), expected calibration error of the confidence
 (15 bins), and accuracy/coverage when abstaining below confidence 0.5.
+
+--unrelated: documents about none of the labels. Keywords for 5 of the 20 newsgroups (4 seeded
+random draws of 5 groups) while the other 15 groups' posts are present too; for each abstain
+value, the share of those unrelated posts left unlabelled, and on the 5 groups' posts the
+coverage (share labelled) and accuracy (of those labelled); means over the 4 draws. "before" is
+KeywordTopics without the *none* class (none_seed_ratio 0: abstention by confidence only).
+none_quantile and none_seed_ratio are chosen on the train split: the highest mean over draws
+and abstain values of (unrelated unlabelled + related labelled correctly) / 2, among the
+settings that cost at most 0.05 of coverage where every post is related (keywords for all 20
+groups, mean over abstain values). Every row is then reported on test, with that all-related
+cost and, on NewsArticles (no gold labels), how many articles each of a few labels takes.
 
 lbl2vec notes: its package __init__ builds a SentenceTransformer at import (a download), so
 the Doc2Vec module is imported without it; its Doc2Vec vocabulary (min_count 50) does not
@@ -100,17 +112,126 @@ def run_lbl2vec(texts: list[str], keywords: dict[str, list[str]]) -> np.ndarray:
     return frame[list(keywords)].to_numpy(dtype=np.float64)
 
 
+ABSTAIN = (0.3, 0.5, 0.7)
+SETTINGS = [(q, r) for q in (0.5, 0.75, 0.9) for r in (1.0, 2.0, 3.0)]  # none_quantile, none_seed_ratio
+BEFORE = (0.75, 0.0)
+NEWS_KEYWORDS = {"immigration": ["immigration", "refugees", "border wall"],
+                 "football": ["football", "quarterback", "touchdown"],
+                 "climate": ["climate change", "global warming", "emissions"]}
+
+
+def unrelated_rows(model, vectors: np.ndarray, truth: np.ndarray, draws: list[list[str]], keywords: dict,
+                   settings: list[tuple[float, float]]) -> dict:
+    """Per (none_quantile, none_seed_ratio) ("q r", ratio 0: before) and abstain value, the means
+    over draws of the figures above."""
+    from lexdense.labels import KeywordTopics
+
+    rows: dict = {}
+    for quantile, ratio in settings:
+        per_abstain: dict = {a: [] for a in ABSTAIN}
+        for groups in draws:
+            topics = KeywordTopics({g: keywords[g] for g in groups}, model=model, abstain=ABSTAIN[0],
+                                   none_quantile=quantile, none_seed_ratio=ratio).fit(vectors=vectors)
+            related = np.isin(truth, groups)
+            for a in ABSTAIN:  # the none class does not depend on the abstain value: one fit
+                topics.abstain = a
+                predicted = np.asarray(topics.predict(vectors=vectors), dtype=object)
+                labelled = predicted != None  # noqa: E711 (elementwise)
+                covered = related & labelled
+                per_abstain[a].append({
+                    "unrelated_unlabelled": float((~labelled[~related]).mean()) if (~related).any() else None,
+                    "related_coverage": float(labelled[related].mean()),
+                    "related_accuracy": float((predicted[covered] == truth[covered]).mean()) if covered.any() else 0.0})
+        rows[f"{quantile} {ratio}"] = {str(a): {key: (None if any(r[key] is None for r in runs)
+                                           else float(np.mean([r[key] for r in runs]))) for key in runs[0]}
+                            for a, runs in per_abstain.items()}
+    return rows
+
+
+def balanced(row: dict) -> float:
+    return float(np.mean([(r["unrelated_unlabelled"] + r["related_coverage"] * r["related_accuracy"]) / 2
+                          for r in row.values()]))
+
+
+def unrelated_protocol(model) -> dict:
+    from lexdense.labels import KeywordTopics
+    from lexdense.sources import datasets
+
+    keywords = json.loads((HERE / "keywords" / "20ng.json").read_text())
+    rng = np.random.default_rng(0)
+    draws = [sorted(str(g) for g in rng.choice(sorted(keywords), 5, replace=False)) for _ in range(4)]
+    results: dict = {"draws": draws, "abstain": list(ABSTAIN)}
+    split_data = {}
+    for split in ("train", "test"):
+        data = datasets.newsgroups(split)
+        split_data[split] = (model.encode(data.texts), np.asarray(data.labels))
+    train = unrelated_rows(model, *split_data["train"], draws, keywords, [BEFORE, *SETTINGS])
+    train_all = unrelated_rows(model, *split_data["train"], [sorted(keywords)], keywords, [BEFORE, *SETTINGS])
+
+    def coverage(rows: dict, key: str) -> float:
+        return float(np.mean([r["related_coverage"] for r in rows[key].values()]))
+
+    base = coverage(train_all, "{} {}".format(*BEFORE))
+    cost = {key: base - coverage(train_all, key) for key in train_all}
+    allowed = [s for s in SETTINGS if cost["{} {}".format(*s)] <= 0.05]
+    chosen = max(allowed, key=lambda s: balanced(train["{} {}".format(*s)]))
+    results["train"] = {"rows": train, "all_groups_related": train_all,
+                        "balanced": {key: balanced(train[key]) for key in train},
+                        "all_related_coverage_cost": cost, "chosen": {"none_quantile": chosen[0],
+                                                                      "none_seed_ratio": chosen[1]}}
+    results["test"] = unrelated_rows(model, *split_data["test"], draws, keywords, [BEFORE, chosen])
+    results["test_all_groups_related"] = unrelated_rows(model, *split_data["test"], [sorted(keywords)], keywords,
+                                                        [BEFORE, chosen])
+    news = datasets.news_articles()
+    news_vectors = model.encode(news.texts)
+    counts = {}
+    for quantile, ratio in (BEFORE, chosen):
+        topics = KeywordTopics(NEWS_KEYWORDS, model=model, abstain=0.5, none_quantile=quantile,
+                               none_seed_ratio=ratio).fit(vectors=news_vectors)
+        predicted = topics.predict(vectors=news_vectors)
+        reasons = topics.abstain_reasons(vectors=news_vectors)
+        counts[f"{quantile} {ratio}"] = {**{label: predicted.count(label) for label in topics.labels},
+                              **{reason: reasons.count(reason) for reason in ("none of the labels", "low confidence")}}
+    results["news_articles_abstain_0.5"] = {"documents": len(news.texts), "keywords": NEWS_KEYWORDS, "counts": counts}
+    print("20NG train, (none_quantile none_seed_ratio): balanced score, coverage cost where all are related")
+    for key, value in results["train"]["balanced"].items():
+        print(f"  {key:10s} {value:.3f} {cost[key]:+.3f}")
+    print(f"chosen: none_quantile {chosen[0]}, none_seed_ratio {chosen[1]}")
+    for name, table in (("20NG test, keywords for 5 of 20 groups", results["test"]),
+                        ("20NG test, keywords for all 20 groups", results["test_all_groups_related"])):
+        print(f"{name}\n  {'rule':24s} {'abstain':>7s} {'unrelated unlabelled':>20s} {'related coverage':>16s} "
+              f"{'related accuracy':>16s}")
+        for key, per in table.items():
+            rule = "before (confidence only)" if key.endswith(" 0.0") else f"after (none, q r {key})"
+            for a, r in per.items():
+                unrelated = "-" if r["unrelated_unlabelled"] is None else f"{r['unrelated_unlabelled']:.3f}"
+                print(f"  {rule:24s} {a:>7s} {unrelated:>20s} {r['related_coverage']:16.3f} {r['related_accuracy']:16.3f}")
+    print(f"NewsArticles ({len(news.texts):,}), abstain 0.5: {counts}")
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-lbl2vec", action="store_true")
+    parser.add_argument("--unrelated", action="store_true", help="the 'none of the labels' protocol (above)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
+
+    import sys
 
     from lexdense import LexDense
     from lexdense.labels import KeywordTopics
 
     model = LexDense.load("lexdense-base")
+    command = "python benchmarks/keyword_topics.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.unrelated:
+        results = {"command": command, **unrelated_protocol(model)}
+        if args.json:
+            from lexdense.io.atomic import write_json
+
+            write_json(args.json, results)
+        return results
     results = {}
     for name, (texts, truth, keywords) in datasets_for(args.quick).items():
         rows = {}

@@ -20,7 +20,8 @@ def topics(
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: label, confidence, probabilities"),
     keywords_file: Optional[Path] = typer.Option(None, "--keywords", "-k", help="JSON: label -> [keywords]"),
     label: Optional[list[str]] = typer.Option(None, "--label", "-l", help="NAME=word,word (repeatable)"),
-    abstain: float = typer.Option(0.0, help="Below this confidence the label is left empty"),
+    abstain: float = typer.Option(0.0, help="Leave the label empty below this confidence; above 0 also where a "
+                                  "document is about none of the labels"),
     model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
     text_field: str = typer.Option("text", help="Field holding the text"),
     diagnostics: Optional[Path] = typer.Option(None, help="Write per-label keyword diagnostics (JSON) here"),
@@ -35,7 +36,7 @@ def topics(
     from rich.table import Table
 
     from lexdense.io.atomic import atomic_file, write_json
-    from lexdense.labels import KeywordTopics
+    from lexdense.labels import LOW_CONFIDENCE, NONE_OF_THE_LABELS, KeywordTopics
     from lexdense.model import LexDense
 
     keywords = _read_keywords(keywords_file, label)
@@ -51,6 +52,7 @@ def topics(
     estimator.fit(vectors=x)
     proba = estimator.predict_proba(vectors=x)
     predicted = estimator.predict(vectors=x)
+    reasons = estimator.abstain_reasons(vectors=x)
     from lexdense.io.readers import concat_tables
 
     table = concat_tables(metas)
@@ -63,14 +65,17 @@ def topics(
     report = estimator.diagnostics()
     if diagnostics:
         write_json(diagnostics, report)
-    summary = Table(title=f"{len(x):,} documents, {sum(p is None for p in predicted):,} abstained")
-    for column in ("label", "documents", "strongest keywords (documents pulled)", "warnings"):
+    unlabelled = sum(p is None for p in predicted)
+    summary = Table(title=f"{len(x):,} documents, {len(x) - unlabelled:,} labelled, {unlabelled:,} unlabelled: "
+                          f"{reasons.count(NONE_OF_THE_LABELS):,} none of the labels, "
+                          f"{reasons.count(LOW_CONFIDENCE):,} low confidence (below {abstain:g})")
+    for column in ("label", "labelled", "closest (of all)", "strongest keywords (documents pulled)", "warnings"):
         summary.add_column(column)
     for name, entry in report.items():
         words = sorted(entry["keywords"].items(), key=lambda kv: -kv[1]["pulls_documents"])
         warnings = [f"'{w}' closer to {d['closer_to']}" for w, d in words if d["closer_to"]]
         warnings += [f"'{w}' unknown word" for w, d in words if d["unknown_word"]]
-        summary.add_row(escape(name), f"{entry['documents']:,}",
+        summary.add_row(escape(name), f"{predicted.count(name):,}", f"{entry['documents']:,}",
                         escape(", ".join(f"{w} ({d['pulls_documents']})" for w, d in words[:4])),
                         escape("; ".join(warnings[:3])))
     Console(stderr=True).print(summary)
