@@ -118,3 +118,17 @@ def test_bad_settings_are_named():
         Featurizer(["a"], n_buckets=100)
     with pytest.raises(ValueError, match="ngram_range"):
         Featurizer(["a"], ngram_range=(5, 3))
+
+
+def test_words_see_what_the_kernel_sees_in_any_case():
+    """One word rule: "Émigré", "ÉMIGRÉ" and "émigré" are one word to the kernel (pack()
+    lowercases non-ASCII text, the kernel ASCII bytes) and to words(), which mines vocabularies
+    and checks keywords; search highlights use the same pattern (WORD_RE)."""
+    from lexdense.search.passages import query_words
+
+    featurizer = Featurizer(["émigré"], n_buckets=64)
+    text = "Émigré ÉMIGRÉ émigré"
+    assert words(text) == ["émigré"] * 3
+    ids, weights, offsets = featurizer.feature_lists([text])
+    assert ids.tolist() == [0, 0, 0]
+    assert query_words(text) == {"émigré"}

@@ -15,10 +15,11 @@ from functools import cache
 
 import numpy as np
 
+from lexdense.text.featurizer import WORD_RE
+
 PASSAGE_WORDS = 60
 _TOKEN = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"[.!?;:][\"'\u201d\u2019)\]]*$")
-_WORD = re.compile(r"[0-9a-z\u0080-\U0010FFFF]+", re.IGNORECASE)  # the featurizer's word rule
 
 
 @cache
@@ -31,7 +32,7 @@ def stopwords() -> frozenset[str]:
 
 def query_words(query: str) -> set[str]:
     """The lowercased words of ``query`` that are not stopwords."""
-    return {word for word in (m.group(0).lower() for m in _WORD.finditer(query)) if word not in stopwords()}
+    return {word for word in (m.group(0).lower() for m in WORD_RE.finditer(query)) if word not in stopwords()}
 
 
 def highlight_spans(text: str, query: str) -> list[list[int]]:
@@ -40,7 +41,7 @@ def highlight_spans(text: str, query: str) -> list[list[int]]:
     wanted = query_words(query)
     if not wanted:
         return []
-    return [[m.start(), m.end()] for m in _WORD.finditer(text) if m.group(0).lower() in wanted]
+    return [[m.start(), m.end()] for m in WORD_RE.finditer(text) if m.group(0).lower() in wanted]
 
 
 def passage_spans(text: str, words: int = PASSAGE_WORDS) -> list[tuple[int, int]]:
@@ -68,7 +69,7 @@ def passage_spans(text: str, words: int = PASSAGE_WORDS) -> list[tuple[int, int]
 def _word_coverage(passages: list[str], wanted: set[str]) -> np.ndarray:
     """Per passage: the query words it holds, each weighted by how rare it is among the
     document's passages (log(1 + passages / passages holding it))."""
-    held = [wanted & {w.lower() for w in _WORD.findall(p)} for p in passages]
+    held = [wanted & {w.lower() for w in WORD_RE.findall(p)} for p in passages]
     counts: dict[str, int] = {}
     for words in held:
         for word in words:

@@ -21,7 +21,8 @@ _PARALLEL = threading.Lock()
 
 # The tokenizer.json pre-tokenizer says in HF `tokenizers` terms what the kernel does in bytes.
 SEPARATOR_PATTERN = r"[^0-9A-Za-z\x{80}-\x{10FFFF}]+"
-_WORD_RE = re.compile(r"[0-9a-z\u0080-\U0010FFFF]+")
+# The word rule in Python terms, for spans in the original text (search highlights, passages).
+WORD_RE = re.compile(r"[0-9A-Za-z\u0080-\U0010FFFF]+")
 
 
 def check_texts(texts: object) -> list[str]:
@@ -56,7 +57,7 @@ def pack(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def words(text: str) -> list[str]:
     """The words the kernel sees in ``text`` (for vocabulary mining and explanations)."""
-    return _WORD_RE.findall(text.lower())
+    return WORD_RE.findall(text.lower())  # pack() lowercases non-ASCII text the same way
 
 
 def hash_strings(strings: Sequence[str]) -> np.ndarray:
