@@ -49,3 +49,16 @@ def test_results_on_stdout_progress_and_logs_on_stderr(tmp_path, tiny_model_dir)
     assert found.exit_code == 0, found.output
     rows = [json.loads(line) for line in found.stdout.splitlines()]
     assert len(rows) == 2 and all("score" in row for row in rows)
+
+
+def test_shared_short_flags_mean_one_thing():
+    """-m is the model wherever it appears, -k the number of results, -c the classifier."""
+    meanings = {"-m": "--model", "-k": None, "-c": "--classifier"}
+    for command in (["embed"], ["index"], ["search"], ["topics"], ["dedup"], ["anomalies"], ["explain"],
+                    ["classify", "train"], ["classify", "predict"], ["distill"]):
+        text = _help(*command)
+        for flag, long in meanings.items():
+            for line in text.splitlines():
+                if line.strip().startswith(flag + ","):
+                    assert long is None or long in line, (command, line)
+                    assert flag != "-k" or command == ["search"], (command, line)

@@ -71,7 +71,7 @@ def test_topics_command(tmp_path, four_groups):
     keywords = tmp_path / "kw.json"
     keywords.write_text(json.dumps({k: v for k, v in KEYWORDS.items() if k != "sci.med"}))
     out, diag = tmp_path / "labels.parquet", tmp_path / "diag.json"
-    result = CliRunner().invoke(app, ["topics", str(corpus), "-k", str(keywords), "--label",
+    result = CliRunner().invoke(app, ["topics", str(corpus), "--keywords", str(keywords), "--label",
                                       "sci.med=doctor,disease,patients", "-o", str(out), "--diagnostics", str(diag)])
     assert result.exit_code == 0, result.output
     table = pq.read_table(out).to_pydict()
@@ -79,7 +79,7 @@ def test_topics_command(tmp_path, four_groups):
     assert np.mean(np.asarray(table["label"]) == truth[:400]) > 0.75
     assert set(json.loads(diag.read_text())) == set(KEYWORDS)
     keywords.write_text("[1, 2]")
-    bad = CliRunner().invoke(app, ["topics", str(corpus), "-k", str(keywords), "-o", str(out)])
+    bad = CliRunner().invoke(app, ["topics", str(corpus), "--keywords", str(keywords), "-o", str(out)])
     assert bad.exit_code == 2 and "label -> [keywords]" in bad.output
 
 

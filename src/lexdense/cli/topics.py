@@ -8,7 +8,17 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import CORPUS_HELP, _claim_output, _corpus_batches, _guard, _read_keywords, _with_outputs, app
+from lexdense.cli._common import (
+    CORPUS_HELP,
+    ModelOption,
+    TextFieldOption,
+    _claim_output,
+    _corpus_batches,
+    _guard,
+    _read_keywords,
+    _with_outputs,
+    app,
+)
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 
@@ -18,12 +28,12 @@ from lexdense.model import DEFAULT_MODEL
 def topics(
     input: Path = typer.Argument(..., help=CORPUS_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: label, confidence, probabilities"),
-    keywords_file: Optional[Path] = typer.Option(None, "--keywords", "-k", help="JSON: label -> [keywords]"),
+    keywords_file: Optional[Path] = typer.Option(None, "--keywords", help="JSON: label -> [keywords]"),
     label: Optional[list[str]] = typer.Option(None, "--label", "-l", help="NAME=word,word (repeatable)"),
     abstain: float = typer.Option(0.0, help="Leave the label empty below this confidence; above 0 also where a "
                                   "document is about none of the labels"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
-    text_field: str = typer.Option("text", help="Field holding the text"),
+    model: ModelOption = DEFAULT_MODEL,
+    text_field: TextFieldOption = "text",
     diagnostics: Optional[Path] = typer.Option(None, help="Write per-label keyword diagnostics (JSON) here"),
 ) -> None:
     """Label documents with topics described only by keywords (refined Lbl2Vec; zero-shot)."""
