@@ -64,6 +64,20 @@ def test_fit_returns_self_and_texts_agree_with_vectors(name, model, vectors):
     np.testing.assert_allclose(from_texts, from_vectors, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("container", ["tuple", "numpy", "pandas", "pyarrow"])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_texts_in_any_container_encode_takes(name, model, container):
+    """The containers users hold texts in (as LexDense.encode takes them) give the same result as a list."""
+    import pyarrow as pa
+
+    pd = pytest.importorskip("pandas")
+    wrap = {"tuple": tuple, "numpy": np.asarray, "pandas": pd.Series, "pyarrow": pa.array}[container]
+    make, method = ESTIMATORS[name]
+    from_list = np.asarray(getattr(make(model).fit(TEXTS, LABELS), method)(TEXTS))
+    estimator = make(model).fit(wrap(TEXTS), LABELS)
+    np.testing.assert_allclose(np.asarray(getattr(estimator, method)(wrap(TEXTS))), from_list, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_not_fitted_and_bad_input_errors(name, model, vectors):
     make, method = ESTIMATORS[name]

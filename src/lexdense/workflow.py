@@ -70,13 +70,21 @@ class Workflow:
         if vectors is None:
             if texts is None:
                 raise InputError("pass texts or vectors=")
-            if isinstance(texts, (str, bytes)):
-                raise InputTypeError("expected a list of texts, got one string")
-            vectors = self.model.encode(list(texts))
+            vectors = self.model.encode(self._text_list(texts))
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or not len(vectors):
             raise InputError(f"expected a non-empty (n, dim) matrix of vectors, got shape {vectors.shape}")
         return unit_rows(vectors) if unit else vectors
+
+    @staticmethod
+    def _text_list(texts) -> list[str]:
+        """``texts`` as a list of str, from any container encode() takes (list, tuple, numpy
+        array, pandas Series, pyarrow array); one string is refused."""
+        if isinstance(texts, (str, bytes)):
+            raise InputTypeError("expected a list of texts, got one string")
+        from lexdense.encode_inputs import NO_TEXTS, resolve_texts
+
+        return resolve_texts(texts, NO_TEXTS)[0]
 
     def _check_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):
