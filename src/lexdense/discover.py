@@ -88,7 +88,7 @@ class TopicDiscovery(Workflow):
         self.labels_ = labels
         self.outlier_share_ = {"clustering": before, "final": float((labels < 0).mean())}
         self.vectors_ = x
-        self.keywords_ = self._keywords(texts, labels) if texts is not None else [[] for _ in self.topic_vectors_]
+        self.keywords_ = self._keywords(self._text_list(texts), labels) if texts is not None else [[] for _ in self.topic_vectors_]
         self.hierarchy_ = self._hierarchy()
         return self
 
