@@ -64,6 +64,20 @@ def test_fit_returns_self_and_texts_agree_with_vectors(name, model, vectors):
     np.testing.assert_allclose(from_texts, from_vectors, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_classes_and_labels_mean_one_thing_each(name, model):
+    """``classes_``: the names a prediction can take (where there are names); ``labels_``: one
+    fitted result per document of the fit (clustering and outlier convention)."""
+    make, method = ESTIMATORS[name]
+    estimator = make(model).fit(TEXTS, LABELS)
+    if hasattr(estimator, "classes_"):
+        predicted = estimator.predict(TEXTS)
+        assert set(p for p in predicted if p is not None) <= set(estimator.classes_)
+    if hasattr(estimator, "labels_"):
+        assert len(estimator.labels_) == len(TEXTS)
+    assert hasattr(estimator, "classes_") or hasattr(estimator, "labels_")
+
+
 @pytest.mark.parametrize("container", ["tuple", "numpy", "pandas", "pyarrow"])
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_texts_in_any_container_encode_takes(name, model, container):

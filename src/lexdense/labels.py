@@ -143,6 +143,8 @@ class KeywordTopics(Workflow):
         self.classifier_ = LogisticRegression(C=self.C, max_iter=1000).fit(docs[rows], targets)
         self.classes_index_ = self.classifier_.classes_
         self.train_vectors_ = docs
+        self.classes_ = np.asarray(self.labels, dtype=object)  # the label names, predict_proba's columns
+        self.labels_ = self.predict(vectors=docs)  # each fitted document's label (None: abstained)
         return self
 
     def _seeds(self, sims: np.ndarray) -> list[np.ndarray]:
@@ -204,6 +206,7 @@ class KeywordTopics(Workflow):
         classifier.coef_, classifier.intercept_ = coef.astype(np.float64), arrays["intercept"].astype(np.float64)
         classifier.classes_, classifier.n_features_in_ = classes, int(coef.shape[1])
         self.classifier_, self.classes_index_ = classifier, classes
+        self.classes_ = np.asarray(self.labels, dtype=object)
 
     def _class_proba(self, texts, vectors) -> np.ndarray:
         """(n, labels + 1): the labels' probabilities, then none of the labels' (0 without that class)."""
@@ -247,8 +250,7 @@ class KeywordTopics(Workflow):
         return self._decide(texts, vectors)[1]
 
     def fit_predict(self, texts=None, vectors=None) -> list[str | None]:
-        self.fit(texts, vectors=vectors)
-        return self.predict(vectors=self.train_vectors_)
+        return list(self.fit(texts, vectors=vectors).labels_)
 
     def diagnostics(self, top: int = 3) -> dict[str, dict]:
         """Per label: seed count, and per keyword its cosine to the label vector, how many of
