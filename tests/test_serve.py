@@ -69,7 +69,11 @@ def test_search_classify_topics_and_map(served):
                                           "keywords": {"hockey": ["hockey", "goalie"], "space": ["nasa", "orbit"]}})
     assert topics.json()["labels"] == ["hockey", "space", "hockey", "space"]
     topic_map = client.get("/topic-map", params={"points": 300}).json()
-    assert len(topic_map["points"]) == 300 and topic_map["topics"]
+    assert len(topic_map["points"]) == 300 and len(topic_map["topics"]) == 3  # one per ~100 documents
+    first_words = [t["keywords"][0] for t in topic_map["topics"]]
+    assert len(set(first_words)) == 3 and "said" not in {w for t in topic_map["topics"] for w in t["keywords"][:3]}
+    assert all(t["name"].startswith(f"{t['topic']}: {t['keywords'][0]}") for t in topic_map["topics"])
+    assert len({t["colour"] for t in topic_map["topics"]}) == 3
 
 
 def test_bearer_token_is_required_when_set(served):
@@ -105,27 +109,16 @@ def test_highlight_spans():
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (make installs it as root)")
 def test_page_in_headless_chromium(served, tmp_path):
-    import socket
-    import threading
-    import time
-
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
+    from lexdense.serve.background import serving
+
     _, app, news = served
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with serving(app) as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(url + "/")
             page.fill("#query", news.titles[5])
             page.press("#query", "Enter")
             page.wait_for_selector(".hit mark")
@@ -140,6 +133,8 @@ def test_page_in_headless_chromium(served, tmp_path):
             page.screenshot(path=str(shot))
             page.click("#tab-map")
             page.wait_for_function("() => document.getElementById('legend').children.length > 0", timeout=60_000)
+            legend = page.inner_text("#legend")  # topic names from their keywords, none named by a stopword
+            assert legend.startswith("0: ") and "said" not in legend and page.locator("#legend span").count() >= 3
             page.screenshot(path=str(tmp_path / "map.png"))
             browser.close()
         from PIL import Image
@@ -147,9 +142,6 @@ def test_page_in_headless_chromium(served, tmp_path):
         for name in ("search.png", "map.png"):
             image = np.asarray(Image.open(tmp_path / name).convert("L"), dtype=float)
             assert image.shape == (800, 1000) and image.std() > 10  # not a blank page
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_topics_work_runs_off_the_event_loop_and_is_bounded(served):

@@ -25,7 +25,7 @@ def serve(
         None, help="Host header name to accept (repeatable); default: the names of --host (loopback: "
                    "localhost, 127.0.0.1, ::1), any for 0.0.0.0"),
 ) -> None:
-    """Serve /embed, /search, /classify, /topics and a search page (FastAPI + uvicorn).
+    """Serve /embed, /search, /classify, /topics, /topic-map and a page: search and topic map (FastAPI + uvicorn).
 
     Set LEXDENSE_TOKEN in the environment to require 'Authorization: Bearer <token>'."""
     import os
@@ -33,7 +33,7 @@ def serve(
     import uvicorn
 
     from lexdense.serve import create_app
-    from lexdense.serve.app import host_names
+    from lexdense.serve.middleware import host_names
 
     token = os.environ.get("LEXDENSE_TOKEN") or None
     hosts = list(allowed_host) if allowed_host else host_names(host)

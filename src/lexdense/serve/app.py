@@ -23,171 +23,33 @@ import hmac
 import os
 import weakref
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import HTMLResponse
 
 from lexdense.model import DEFAULT_MODEL
 from lexdense.search.passages import highlight_spans  # the page and the CLI mark the same words
+from lexdense.serve.batching import MicroBatcher
+from lexdense.serve.middleware import BodyLimit, SecurityHeaders, host_names
+from lexdense.serve.schema import (
+    COMMON,
+    MAX_KEYWORDS_PER_LABEL,
+    ClassifyRequest,
+    ClassifyResponse,
+    EmbedRequest,
+    EmbedResponse,
+    SearchRequest,
+    SearchResponse,
+    TopicsRequest,
+    TopicsResponse,
+    documented_errors,
+)
+from lexdense.serve.topic_map import topic_map as _topic_map
+
+__all__ = ["create_app", "highlight_spans", "host_names"]
 
 PAGE = Path(__file__).with_name("page.html")
-
-
-class EmbedRequest(BaseModel):
-    texts: list[str] = Field(..., description="Texts to embed (unit-length vectors come back)")
-
-
-class EmbedResponse(BaseModel):
-    model: str
-    dim: int
-    embeddings: list[list[float]]
-
-
-class SearchRequest(BaseModel):
-    query: str = Field(..., max_length=10_000)
-    k: int = Field(10, ge=1, le=1000)
-    mode: Literal["dense", "bm25", "hybrid"] = "dense"
-    where: dict[str, list[str]] | None = None
-
-
-class Hit(BaseModel):
-    row: int
-    score: float
-    text: str
-    metadata: dict
-    highlights: list[list[int]] = Field(..., description="[start, end) character spans of query words in the "
-                                        "text (stopwords such as 'the' and 'at' are not marked)")
-    passage_span: list[int] = Field(..., description="[start, end) characters of the passage of the text that "
-                                    "best matches the query (the whole text when it is short)")
-
-
-class SearchResponse(BaseModel):
-    results: list[Hit]
-
-
-class ClassifyRequest(BaseModel):
-    texts: list[str]
-
-
-class ClassifyResponse(BaseModel):
-    labels: list[str]
-    probabilities: list[dict[str, float]]
-
-
-MAX_TOPIC_LABELS = 200
-MAX_KEYWORDS_PER_LABEL = 50
-
-
-class TopicsRequest(BaseModel):
-    texts: list[str]
-    keywords: dict[str, list[str]] = Field(..., description=f"label -> keywords (2 to {MAX_TOPIC_LABELS} labels, "
-                                                           f"at most {MAX_KEYWORDS_PER_LABEL} keywords each)",
-                                           max_length=MAX_TOPIC_LABELS)
-    abstain: float = Field(0.0, ge=0.0, lt=1.0, strict=True)  # strict: `false` is not a number
-
-
-class TopicsResponse(BaseModel):
-    labels: list[str | None]
-    confidence: list[float]
-
-
-class ErrorResponse(BaseModel):
-    detail: str | list[dict] = Field(..., description="What was wrong with the request")
-
-
-def _errors(*codes: int) -> dict:
-    text = {400: "The body is not valid JSON", 401: "Missing or wrong bearer token",
-            404: "Nothing loaded for this endpoint", 413: "Request body too large",
-            422: "The request does not fit the schema or the limits"}
-    return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
-
-
-COMMON = (400, 401, 413, 422)
-
-
-class BodyLimit:
-    """ASGI middleware: 413 once a request body passes ``limit`` bytes (declared or streamed)."""
-
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(scope, receive, send)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge(413, f"request body over {self.limit} bytes")
-            return message
-
-        try:
-            return await self.app(scope, limited, send)
-        except _TooLarge:
-            return await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(scope, receive, send)
-
-
-class _TooLarge(HTTPException):
-    """A streamed (chunked) body over the limit. An HTTPException, because FastAPI turns any other
-    exception raised while it reads the body into a 400; this one it re-raises, and it becomes the 413."""
-
-
-class MicroBatcher:
-    """Collects texts from concurrent requests and embeds them in one call."""
-
-    def __init__(self, model, max_batch: int = 2048, wait_ms: float = 2.0):
-        self.model, self.max_batch, self.wait = model, max_batch, wait_ms / 1000
-        self.queue: asyncio.Queue | None = None
-        self.task: asyncio.Task | None = None
-        self.batches = 0
-
-    async def embed(self, texts: list[str]) -> np.ndarray:
-        if self.task is None or self.task.done():
-            self.queue = asyncio.Queue()
-            self.task = asyncio.create_task(self._run())
-        future = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, future))
-        return await future
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            items = [await self.queue.get()]
-            size = len(items[0][0])
-            deadline = loop.time() + self.wait
-            while size < self.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), timeout)
-                except asyncio.TimeoutError:
-                    break
-                items.append(item)
-                size += len(item[0])
-            texts = [t for item, _ in items for t in item]
-            try:
-                vectors = await loop.run_in_executor(None, self.model.encode, texts)
-                self.batches += 1
-                start = 0
-                for item, future in items:
-                    if not future.done():
-                        future.set_result(vectors[start:start + len(item)])
-                    start += len(item)
-            except Exception as exc:  # hand the error to every waiting request
-                for _, future in items:
-                    if not future.done():
-                        future.set_exception(exc)
 
 
 def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
@@ -251,7 +113,8 @@ def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
                 "index_rows": len(search_index) if search_index is not None else None,
                 "classifier": clf is not None, "auth": token is not None}
 
-    @app.post("/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)], responses=_errors(*COMMON))
+    @app.post("/embed", response_model=EmbedResponse, dependencies=[Depends(authorize)],
+              responses=documented_errors(*COMMON))
     async def embed(body: EmbedRequest) -> dict:
         check_texts(body.texts)
         vectors = await batcher.embed(body.texts) if body.texts else np.zeros((0, embedder.dim), np.float32)
@@ -259,7 +122,7 @@ def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
                 "embeddings": np.round(vectors, 6).tolist()}
 
     @app.post("/search", response_model=SearchResponse, dependencies=[Depends(authorize)],
-              responses=_errors(*COMMON, 404))
+              responses=documented_errors(*COMMON, 404))
     async def search(body: SearchRequest) -> dict:
         if search_index is None:
             raise HTTPException(404, "no index loaded: start the server with --index DIR")
@@ -285,7 +148,7 @@ def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
             raise HTTPException(422, str(exc)) from None
 
     @app.post("/classify", response_model=ClassifyResponse, dependencies=[Depends(authorize)],
-              responses=_errors(*COMMON, 404))
+              responses=documented_errors(*COMMON, 404))
     async def classify(body: ClassifyRequest) -> dict:
         if clf is None:
             raise HTTPException(404, "no classifier loaded: start the server with --classifier DIR")
@@ -298,7 +161,8 @@ def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
         return {"labels": [names[i] for i in proba.argmax(axis=1)],
                 "probabilities": [dict(zip(names, map(float, row))) for row in proba]}
 
-    @app.post("/topics", response_model=TopicsResponse, dependencies=[Depends(authorize)], responses=_errors(*COMMON))
+    @app.post("/topics", response_model=TopicsResponse, dependencies=[Depends(authorize)],
+              responses=documented_errors(*COMMON))
     async def topics(body: TopicsRequest) -> dict:
         from lexdense.labels import KeywordTopics
 
@@ -321,7 +185,7 @@ def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @app.get("/topic-map", dependencies=[Depends(authorize)], responses=_errors(401, 404, 422))
+    @app.get("/topic-map", dependencies=[Depends(authorize)], responses=documented_errors(401, 404, 422))
     def topic_map(points: int = 3000) -> dict:
         """Index documents in 2-D (PCA of a sample) coloured by discovered topics, cached."""
         if search_index is None:
@@ -344,71 +208,6 @@ def create_app(model=DEFAULT_MODEL, index: str | os.PathLike | None = None,
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app
-
-
-LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
-
-
-def host_names(host: str) -> list[str]:
-    """Host header names to accept for a server bound to ``host``: its loopback names, the
-    address itself, or "*" for every address (0.0.0.0, ::)."""
-    if host in ("0.0.0.0", "::", ""):
-        return ["*"]
-    if host in LOOPBACK_NAMES or host.startswith("127."):
-        return sorted(set(LOOPBACK_NAMES + [host]))
-    return [host, f"[{host}]"] if ":" in host else [host]
-
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    # The page is one file with its own script and style; it loads nothing from elsewhere.
-    (b"content-security-policy", b"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                 b"img-src data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
-]
-
-
-class SecurityHeaders:
-    """ASGI middleware: the security headers above on every HTTP response."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def with_headers(message):
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (name, value) for name, value in SECURITY_HEADERS if name not in names]
-            await send(message)
-
-        return await self.app(scope, receive, with_headers)
-
-
-def _topic_map(index, points: int) -> dict:
-    from lexdense.discover import TopicDiscovery
-
-    rng = np.random.default_rng(0)
-    rows = np.sort(rng.permutation(len(index))[:points])
-    texts = index.table.column("text").take(rows).to_pylist()
-    vectors = index.vectors[rows]
-    size = max(5, len(rows) // 60)
-    if len(rows) < 2 * size:
-        return {"points": [], "topics": []}
-    try:
-        fitted = TopicDiscovery(model=None, reducer="pca", min_cluster_size=size, outliers="reassign",
-                                n_topics=12).fit(texts, vectors=vectors)
-    except ValueError:
-        return {"points": [], "topics": []}
-    xy = fitted.map_2d()
-    return {"points": [{"row": int(r), "x": float(x), "y": float(y), "topic": int(t), "text": " ".join(s.split())[:140]}
-                       for r, (x, y), t, s in zip(rows, xy, fitted.labels_, texts)],
-            "topics": fitted.topic_info()}
 
 
 def _version() -> str:
