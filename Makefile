@@ -11,7 +11,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 POTION := .cache/potion-base-8M
 
-.PHONY: demo test lint model bench bench-workflows setup clean data
+.PHONY: demo test lint model bench bench-workflows setup clean data screenshots
 
 DATA_STAMP := .cache/data/.fetched
 
@@ -88,6 +88,10 @@ bench-workflows: $(STAMP) $(POTION)/model.safetensors
 	$(PY) benchmarks/discover.py --teacher --scale 100000 --json benchmarks/results/discover.json
 	$(PY) benchmarks/explain.py --json benchmarks/results/explain.json
 	$(PY) benchmarks/report.py
+
+# the pictures of docs/screenshots (page of lexdense serve, discover's maps and keyword chart, eval chart)
+screenshots: $(STAMP)
+	$(PY) benchmarks/screenshots.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) .cache build dist src/*.egg-info
