@@ -75,6 +75,7 @@ def test_classes_and_labels_mean_one_thing_each(name, model):
         assert set(p for p in predicted if p is not None) <= set(estimator.classes_)
     if hasattr(estimator, "labels_"):
         assert len(estimator.labels_) == len(TEXTS)
+    assert len(estimator.predict(TEXTS)) == len(TEXTS)  # new documents get results from predict, in every one
     assert hasattr(estimator, "classes_") or hasattr(estimator, "labels_")
 
 

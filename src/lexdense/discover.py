@@ -237,10 +237,18 @@ class TopicDiscovery(Workflow):
         self.outlier_share_ = {k: float(v) for k, v in info["outlier_share"].items()}
         self.hierarchy_ = list(info["hierarchy"])
 
+    def predict(self, texts=None, vectors=None) -> np.ndarray:
+        """Topic of new documents, as every lexdense estimator names it: see :meth:`transform`."""
+        return self.transform(texts, vectors)
+
     def transform(self, texts=None, vectors=None) -> np.ndarray:
         """Topic of new documents: the most similar topic vector, -1 below ``floor``.
 
-        :return: int array of shape (n_documents,)."""
+        Returns
+        -------
+        numpy.ndarray
+            int, shape (n_documents,): a topic number, or -1 (an outlier).
+        """
         self._check_fitted("topic_vectors_")
         x = self._vectors(texts, vectors)
         if x.shape[1] != self.topic_vectors_.shape[1]:

@@ -55,6 +55,26 @@ NONE_OF_THE_LABELS, LOW_CONFIDENCE = "none of the labels", "low confidence"
 
 
 class KeywordTopics(Workflow):
+    """Label documents with topics described only by keywords (the module docstring says how).
+
+    Parameters
+    ----------
+    keywords
+        label -> its keywords (at least two labels, each with at least one keyword).
+    model
+        a model name or directory, or an object with ``encode``.
+    abstain
+        0 labels every document; above 0, a document is left unlabelled (None) where its best
+        label's probability is below ``abstain`` or where it is about none of the labels.
+
+    Attributes
+    ----------
+    classes_
+        the label names, the columns of :meth:`predict_proba` (after fit or load).
+    labels_
+        each fitted document's label, None where it abstained (after fit).
+    """
+
     def __init__(self, keywords: Mapping[str, Sequence[str]], model=DEFAULT_MODEL, iterations: int = 2,
                  seed_share: float = 0.25, min_seeds: int = 10, keyword_weight: float = 1.0,
                  abstain: float = 0.0, C: float = 10.0, seed: int = 0, none_quantile: float = 0.75,
@@ -250,6 +270,7 @@ class KeywordTopics(Workflow):
         return self._decide(texts, vectors)[1]
 
     def fit_predict(self, texts=None, vectors=None) -> list[str | None]:
+        """Fit on ``texts`` (or ``vectors=``) and return their labels (:attr:`labels_`)."""
         return list(self.fit(texts, vectors=vectors).labels_)
 
     def diagnostics(self, top: int = 3) -> dict[str, dict]:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from lexdense.cli._common import CORPUS_HELP, _claim_output, _guard, _read_corpus, _with_outputs, app
+from lexdense.cli._common import CORPUS_HELP, TextFieldOption, _claim_output, _guard, _read_corpus, _with_outputs, app
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -25,7 +25,7 @@ def discover(
     seed: int = typer.Option(0, help="Random seed (UMAP)"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=f"Embedding model name or directory "
                                         f"(default {DEFAULT_MODEL}; with --load-model, the one it was fitted with)"),
-    text_field: str = typer.Option("text", help="Field holding the text"),
+    text_field: TextFieldOption = "text",
     save_model: Optional[Path] = typer.Option(None, help="Save the fitted topics to this directory (JSON + "
                                               "safetensors) to assign topics to new documents later"),
     load_model: Optional[Path] = typer.Option(None, help="Assign the topics saved in this directory (by "

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from lexdense.cli._common import _guard, app, err
+from lexdense.cli._common import ModelOption, _guard, app, err
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -16,7 +16,7 @@ from lexdense.model import DEFAULT_MODEL
 def serve(
     index: Optional[Path] = typer.Option(None, help="Index directory for /search and the page"),
     classifier: Optional[Path] = typer.Option(None, help="Classifier directory for /classify"),
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
+    model: ModelOption = DEFAULT_MODEL,
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port"),
     max_texts: int = typer.Option(1024, help="Most texts per request"),
@@ -51,7 +51,7 @@ def serve(
 @app.command()
 @_guard
 def demo(
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model name or directory"),
+    model: ModelOption = DEFAULT_MODEL,
     teacher_docs: int = typer.Option(300, help="Articles the teacher embeds for the comparison"),
     teacher: bool = typer.Option(True, "--teacher/--no-teacher", help="Compare with the teacher (--no-teacher: skip)"),
 ) -> None:

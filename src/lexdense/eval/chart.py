@@ -45,8 +45,14 @@ def place_labels(axes, points: list[tuple[float, float, str]], fontsize: float =
     the axes: each label takes the first free spot of ``LABEL_SPOTS`` (measured in display
     pixels, so it holds for log axes and any figure size), else the least crowded one.
 
-    :param points: (x, y, name) in data coordinates.
-    :return: the matplotlib Text of each label, in the order of ``points``.
+    Parameters
+    ----------
+    points
+        (x, y, name) in data coordinates.
+
+    Returns
+    -------
+        the matplotlib Text of each label, in the order of ``points``.
     """
     figure = axes.figure
     renderer = figure.canvas.get_renderer()
@@ -89,7 +95,10 @@ def quality_speed_chart(results: dict[str, dict], path: str | os.PathLike, title
     """Write a PNG for ``evaluate`` results: mean score against docs/s (log scale), and
     beside it each model's mean per task family.
 
-    :param results: model name -> the dict :func:`lexdense.eval.evaluate` returned.
+    Parameters
+    ----------
+    results
+        model name -> the dict :func:`lexdense.eval.evaluate` returned.
     """
     import numpy as np
 
