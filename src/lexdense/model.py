@@ -20,10 +20,9 @@ from lexdense.model_files import (  # noqa: F401  (ModelFileError, resolve_model
     FORMAT_VERSION,
     SHIPPED_MODELS_DIR,
     ModelFileError,
-    check_shapes,
     default_card,
     is_model_directory,
-    read_safetensors,
+    read_model,
     resolve_model_path,
     write_st_files,
 )
@@ -372,40 +371,7 @@ class LexDense:
             not a lexdense model.
         """
         path = resolve_model_path(name_or_path)
-        for name in ("config.json", "model.safetensors", "tokenizer.json"):
-            if not (path / name).is_file():
-                raise ModelFileError(f"{path}: missing {name} (not a lexdense model directory?)")
-        try:
-            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise ModelFileError(f"{path / 'config.json'}: not a lexdense config (format != '{FORMAT}')")
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path / 'config.json'}: format_version {config.get('format_version')!r}, "
-                f"this lexdense reads {FORMAT_VERSION}"
-            )
-        try:
-            vocabulary = Featurizer.vocabulary_from_tokenizer_json(path / "tokenizer.json")
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{path / 'tokenizer.json'}: unreadable vocabulary ({exc})") from None
-        weights = read_safetensors(path / "model.safetensors")
-        check_shapes(path, weights, config, len(vocabulary))
-        try:
-            ngram_range = config["ngram_range"]
-            if not (isinstance(ngram_range, list) and len(ngram_range) == 2
-                    and all(isinstance(n, int) and not isinstance(n, bool) for n in ngram_range)):
-                raise InputError(f"ngram_range must be a list of two integers, got {ngram_range!r}")
-            featurizer = Featurizer(
-                vocabulary,
-                n_buckets=int(config["n_buckets"]),
-                ngram_range=tuple(ngram_range),
-                use_bigrams=bool(config["use_bigrams"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise ModelFileError(f"{path / 'config.json'}: bad featurizer settings ({detail})") from None
+        featurizer, weights, config = read_model(path)
         model = cls(featurizer, weights, config)
         model.source = str(path)  # where it was loaded from (worker processes reload it from here)
         card = path / "README.md"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lexdense.text.featurizer import Featurizer
 
 from lexdense.errors import LexDenseError
 
@@ -98,3 +102,44 @@ def check_shapes(path: Path, weights: dict[str, np.ndarray], config: dict, n_voc
 def default_card(config: dict) -> str:
     return f"# {config.get('name', 'lexdense model')}\n\nA lexdense model.\n\n```json\n{json.dumps(config, indent=2)}\n```\n"
 
+def read_model(path: Path) -> tuple[Featurizer, dict[str, np.ndarray], dict]:
+    """The featurizer, weights and config of the model directory ``path``, every file checked:
+    a missing, corrupt or foreign file is a :class:`ModelFileError` naming it."""
+    from lexdense.errors import InputError
+    from lexdense.text.featurizer import Featurizer
+
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        if not (path / name).is_file():
+            raise ModelFileError(f"{path}: missing {name} (not a lexdense model directory?)")
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{path / 'config.json'}: not a lexdense config (format != '{FORMAT}')")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path / 'config.json'}: format_version {config.get('format_version')!r}, "
+            f"this lexdense reads {FORMAT_VERSION}"
+        )
+    try:
+        vocabulary = Featurizer.vocabulary_from_tokenizer_json(path / "tokenizer.json")
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path / 'tokenizer.json'}: unreadable vocabulary ({exc})") from None
+    weights = read_safetensors(path / "model.safetensors")
+    check_shapes(path, weights, config, len(vocabulary))
+    try:
+        ngram_range = config["ngram_range"]
+        if not (isinstance(ngram_range, list) and len(ngram_range) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in ngram_range)):
+            raise InputError(f"ngram_range must be a list of two integers, got {ngram_range!r}")
+        featurizer = Featurizer(
+            vocabulary,
+            n_buckets=int(config["n_buckets"]),
+            ngram_range=tuple(ngram_range),
+            use_bigrams=bool(config["use_bigrams"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelFileError(f"{path / 'config.json'}: bad featurizer settings ({detail})") from None
+    return featurizer, weights, config

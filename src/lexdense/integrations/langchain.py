@@ -36,7 +36,8 @@ class LexDenseEmbeddings(_Base):  # type: ignore[misc,valid-type]
     Parameters
     ----------
     model
-        a :class:`~lexdense.LexDense`, a model directory or a shipped model name.
+        a :class:`~lexdense.LexDense`, or a model directory or shipped model name (loaded
+        here, once).
     normalize
         L2-normalise the vectors.
     batch_size
