@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -21,11 +21,6 @@ app = typer.Typer(
 
 
 err = Console(stderr=True)
-
-# The options many commands share, declared once: one name, one short flag, one meaning.
-ModelOption = Annotated[str, typer.Option("--model", "-m", help="Model name or directory")]
-TextFieldOption = Annotated[str, typer.Option("--text-field", help="Field holding the text (.jsonl, .csv, .tsv, "
-                                                                   ".parquet)")]
 
 
 _CLAIMS: contextvars.ContextVar = contextvars.ContextVar("lexdense_output_claims")
@@ -124,10 +119,6 @@ def _load_encoder(spec: str):
 
 
 RESULT_PREFIX = "lexdense_"
-CORPUS_HELP = ("Corpus: .txt (one document a line), .jsonl, .csv, .tsv, .parquet, or a folder or quoted glob "
-               "pattern of documents (one a file, id = its path)")
-
-
 def _result_names(results: list[str], inputs: set[str]) -> dict[str, str]:
     """The name each result column is written under: its own, or ``lexdense_<name>`` where an
     input column has that name (said on stderr)."""

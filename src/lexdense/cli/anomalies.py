@@ -8,16 +8,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import (
-    ModelOption,
-    TextFieldOption,
-    _claim_output,
-    _guard,
-    _read_corpus,
-    _with_outputs,
-    app,
-    err,
-)
+from lexdense.cli._common import _claim_output, _guard, _read_corpus, _with_outputs, app, err
+from lexdense.cli.options import ModelOption, TextFieldOption
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 

@@ -7,17 +7,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from lexdense.cli._common import (
-    ModelOption,
-    TextFieldOption,
-    _claim_directory,
-    _claim_output,
-    _corpus_batches,
-    _guard,
-    _result_names,
-    app,
-    err,
-)
+from lexdense.cli._common import _claim_directory, _claim_output, _corpus_batches, _guard, _result_names, app, err
+from lexdense.cli.options import ModelOption, TextFieldOption
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 

@@ -7,17 +7,8 @@ from typing import Optional
 
 import typer
 
-from lexdense.cli._common import (
-    CORPUS_HELP,
-    ModelOption,
-    TextFieldOption,
-    _claim_output,
-    _corpus_batches,
-    _guard,
-    _with_outputs,
-    app,
-    err,
-)
+from lexdense.cli._common import _claim_output, _corpus_batches, _guard, _with_outputs, app, err
+from lexdense.cli.options import CORPUS_HELP, ModelOption, TextFieldOption
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 

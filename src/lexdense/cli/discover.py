@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from lexdense.cli._common import CORPUS_HELP, TextFieldOption, _claim_output, _guard, _read_corpus, _with_outputs, app
+from lexdense.cli._common import _claim_output, _guard, _read_corpus, _with_outputs, app
+from lexdense.cli.options import CORPUS_HELP, TextFieldOption
 from lexdense.model import DEFAULT_MODEL
 
 

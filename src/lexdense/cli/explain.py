@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import ModelOption, TextFieldOption, _guard, _read_corpus, _read_keywords, app
+from lexdense.cli._common import _guard, _read_corpus, _read_keywords, app
+from lexdense.cli.options import ModelOption, TextFieldOption
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 

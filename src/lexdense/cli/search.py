@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from lexdense.cli._common import ModelOption, TextFieldOption, _corpus_batches, _guard, _parse_where, app, err
+from lexdense.cli._common import _corpus_batches, _guard, _parse_where, app, err
+from lexdense.cli.options import ModelOption, TextFieldOption
 from lexdense.errors import InputError
 from lexdense.model import DEFAULT_MODEL
 from lexdense.neighbors import ANN_THRESHOLD

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from lexdense.cli._common import ModelOption, _guard, app, err
+from lexdense.cli._common import _guard, app, err
+from lexdense.cli.options import ModelOption
 from lexdense.model import DEFAULT_MODEL
 
 

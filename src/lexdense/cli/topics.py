@@ -8,18 +8,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from lexdense.cli._common import (
-    CORPUS_HELP,
-    ModelOption,
-    TextFieldOption,
-    _claim_output,
-    _corpus_batches,
-    _guard,
-    _read_keywords,
-    _with_outputs,
-    app,
-)
-from lexdense.errors import InputError
+from lexdense.cli._common import _claim_output, _corpus_batches, _guard, _read_keywords, _with_outputs, app
+from lexdense.cli.options import CORPUS_HELP, ModelOption, TextFieldOption
 from lexdense.model import DEFAULT_MODEL
 
 
@@ -27,9 +17,9 @@ from lexdense.model import DEFAULT_MODEL
 @_guard
 def topics(
     input: Path = typer.Argument(..., help=CORPUS_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: label, confidence, probabilities"),
     keywords_file: Optional[Path] = typer.Option(None, "--keywords", help="JSON: label -> [keywords]"),
     label: Optional[list[str]] = typer.Option(None, "--label", "-l", help="NAME=word,word (repeatable)"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: label, confidence, probabilities"),
     abstain: float = typer.Option(0.0, help="Leave the label empty below this confidence; above 0 also where a "
                                   "document is about none of the labels"),
     model: ModelOption = DEFAULT_MODEL,
@@ -57,6 +47,8 @@ def topics(
         metas.append(meta)
         vectors.append(embedder.encode(batch))
     if not vectors:
+        from lexdense.errors import InputError
+
         raise InputError(f"{input}: no documents")
     x = np.vstack(vectors)
     estimator.fit(vectors=x)
