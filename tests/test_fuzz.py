@@ -33,6 +33,8 @@ import json
 import os
 import shlex
 import shutil
+import signal
+import stat
 import sys
 from collections import Counter
 from contextlib import contextmanager
@@ -1094,6 +1096,270 @@ def test_fuzz_cli_classify_predict_classifier_directory(workdir, classifier, cle
                                                         "-o", d / "out.parquet"]))
 
 
+# ---------------------------------------------------------------- folder corpora (open_corpus, embed/dedup DIR)
+# A random tree in a temp dir: nested and hidden folders, text files of any bytes (invalid UTF-8,
+# NUL bytes, empty), record files valid or damaged, odd names (spaces, newlines, glob characters,
+# bytes that are not UTF-8), symlinks (to files, to folders, loops, dangling ones), FIFOs; read
+# as a folder or through a glob pattern. The tree must come out of every run unchanged.
+
+FOLDER_NAMES = st.one_of(
+    st.sampled_from(["a", "b", "doc", "x y", "a\nb", " lead", "trail ", "ünï", "[x]", "*", "a?", "-", "_",
+                     "\u00e9\u0301", "\U0001f642", "\\", "a\tb", "..x"]),
+    st.sampled_from([b"\xff", b"a\xc3", b"\xed\xa0\x80", b"\x80x"]).map(os.fsdecode),  # not UTF-8
+    st.text(st.characters(exclude_characters="/\x00", exclude_categories=["Cs"]), min_size=1, max_size=6))
+FOLDER_DIRS = st.lists(st.one_of(FOLDER_NAMES, st.sampled_from([".git", ".hidden"])), max_size=3)
+TEXT_SUFFIXES = ["", ".txt", ".md", ".html", ".TXT", ".bin", ".gz", ".json"]
+RECORD_SUFFIXES = {".jsonl": ".jsonl", ".csv": ".csv", ".tsv": ".tsv", ".parquet": ".parquet"}
+LINK_TARGETS = st.sampled_from(["..", ".", "../..", "../../..", "missing", "missing/x.txt", "{self}", "{outside}",
+                                "{outside_dir}", "{sibling}", "{file}"])
+
+
+@st.composite
+def folder_entries(draw) -> tuple:
+    """(folders, name, kind, payload): one thing in the tree."""
+    kind = draw(st.sampled_from(["text"] * 5 + ["record"] * 3 + ["empty", "binary", "symlink", "symlink", "fifo",
+                                                                   "dir"]))
+    folders = draw(FOLDER_DIRS)
+    name = draw(st.one_of(FOLDER_NAMES, st.sampled_from([".hidden", ".DS_Store", "~tmp"])))
+    if kind == "text":
+        payload = draw(st.one_of(txt_files(longest=10_000), doc_text.map(lambda t: t.encode("utf-8", "surrogatepass"))))
+        return folders, name + draw(st.sampled_from(TEXT_SUFFIXES)), kind, payload
+    if kind == "record":
+        fmt, content = draw(cli_corpora())
+        if draw(st.integers(0, 3)) == 0:
+            content = draw(mutated_bytes(content))
+        suffix = fmt.upper() if draw(st.integers(0, 5)) == 0 else fmt
+        return folders, name + suffix, kind, content
+    if kind == "binary":
+        return folders, name + draw(st.sampled_from([".png", ".txt", ""])), kind, \
+            draw(st.binary(max_size=40)) + b"\x00" + draw(st.binary(max_size=40))
+    if kind == "symlink":
+        return folders, name + draw(st.sampled_from(["", ".txt", ".jsonl"])), kind, draw(LINK_TARGETS)
+    return folders, name, kind, b""
+
+
+FOLDER_PATTERNS = st.sampled_from([None, None, None, "**/*", "*", "**/*.txt", "*/**", "**/*.[jt]*", "a*/**",
+                                   "**/*.md"])
+
+
+def build_tree(case: Path, entries) -> Path:
+    """Make the tree of ``entries`` under ``case/tree`` (an entry that clashes with an earlier
+    one is left out); beside it, a file and a folder outside the tree for symlinks to reach."""
+    root = case / "tree"
+    root.mkdir()
+    (case / "outside.txt").write_bytes(b"outside the tree")
+    (case / "outside_dir").mkdir()
+    (case / "outside_dir" / "o.txt").write_bytes(b"in a folder outside the tree")
+    files: list[Path] = []
+    if any(kind == "record" and name.lower().endswith(".parquet") for _, name, kind, _ in entries):
+        # Known bug, reported: Reader cannot open a Parquet file whose path is not UTF-8 (pyarrow
+        # raises UnicodeEncodeError; test_parquet_path_not_utf8 below). Trees with a Parquet file
+        # keep to UTF-8 names until it is fixed, so the rest of the property still runs.
+        entries = [([shown_name(f) for f in folders], shown_name(name), kind, payload)
+                   for folders, name, kind, payload in entries]
+    for folders, name, kind, payload in entries:
+        folder = root.joinpath(*folders)
+        path = folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.path.lexists(path):
+                continue
+            if kind == "dir":
+                path.mkdir()
+            elif kind == "fifo":
+                os.mkfifo(path)
+            elif kind == "symlink":
+                target = {"{self}": name, "{outside}": str(case / "outside.txt"),
+                          "{outside_dir}": str(case / "outside_dir"),
+                          "{sibling}": files[-1].name if files else "nothing",
+                          "{file}": os.path.relpath(files[0], folder) if files else "nothing"}.get(payload, payload)
+                path.symlink_to(target)
+            else:
+                path.write_bytes(payload)
+                files.append(path)
+        except OSError:  # a name clashes with a file made earlier, or is too long
+            continue
+    return root
+
+
+def tree_snapshot(root: Path) -> dict:
+    """Every name under ``root`` (symlinks not followed, the outputs' folder ``out`` left
+    out) with its type, mode, size, mtime, and its bytes (a file) or target (a symlink)."""
+    state = {}
+    for folder, dirs, files in os.walk(os.fsencode(root)):
+        if folder == os.fsencode(root):
+            dirs[:] = [name for name in dirs if name != b"out"]
+        for name in [b""] + dirs + files:
+            path = os.path.join(folder, name) if name else folder
+            info = os.lstat(path)
+            entry: tuple = (info.st_mode, info.st_size, info.st_mtime_ns)
+            if stat.S_ISLNK(info.st_mode):
+                entry += (os.readlink(path),)
+            elif stat.S_ISREG(info.st_mode):
+                with open(path, "rb") as handle:
+                    entry += (handle.read(),)
+            state[os.path.relpath(path, os.fsencode(root))] = entry
+    return state
+
+
+def shown_name(name: bytes | str) -> str:
+    """A file name as lexdense shows it in an id (bytes that are not UTF-8 as U+FFFD)."""
+    raw = name if isinstance(name, bytes) else os.fsencode(name)
+    return raw.decode("utf-8", "replace")
+
+
+def paths_named(root: Path, relative: str) -> list[Path]:
+    """The paths under ``root`` (through symlinks) whose name, as lexdense shows it, is ``relative``."""
+    assert relative and not relative.startswith("/") and "\x00" not in relative, f"not a relative path: {relative!r}"
+    parts = relative.split("/")
+    assert all(part not in ("", ".", "..") and not part.startswith(".") for part in parts), \
+        f"id {relative!r} is not a plain path below the folder"
+    found = [root]
+    for part in parts:
+        found = [folder / os.fsdecode(entry) for folder in found if folder.is_dir()
+                 for entry in os.listdir(os.fsencode(folder)) if shown_name(entry) == part]
+    assert found, f"id {relative!r} names no file in the folder"
+    return found
+
+
+def names_break_lines(root: Path) -> bool:
+    return any(b"\n" in name or b"\r" in name for _, dirs, files in os.walk(os.fsencode(root)) for name in dirs + files)
+
+
+@contextmanager
+def deadline(seconds: int):
+    """A reader that blocks (on a FIFO, say) fails the case instead of hanging the run."""
+    def stop(signum, frame):
+        raise TimeoutError(f"still reading after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def read_folder(root: Path, source: Path | str, lines: bool = False):
+    """The documents of the folder ``source`` (or a pattern under ``root``), checked: a list of
+    (column, value) naming each document (``id`` for a text file; ``path`` or ``lexdense_path``
+    for a record), or None where the reader refused it with a one-line CorpusError."""
+    from lexdense.io.folder import RECORD_FORMATS, open_corpus
+
+    try:
+        with deadline(120):
+            corpus = open_corpus(source, lines=lines)
+            tables = list(corpus)
+    except CorpusError as exc:
+        # Known bug, reported: a skipped file's name with a line break breaks the message's one
+        # line (test_folder_message_name_with_newline below); other messages are checked.
+        assert one_line(str(exc)) or names_break_lines(root), f"CorpusError message not one line: {str(exc)!r}"
+        note(f"CorpusError: {exc}")
+        return None
+    note(f"summary: {corpus.summary()}")
+    assert one_line(corpus.summary()) or names_break_lines(root)
+    assert corpus.root.resolve() == root.resolve()
+    named, row, text_docs = [], 0, 0
+    for table in tables:
+        assert table.column_names[0] == "row" and "text" in table.column_names, table.column_names
+        assert table.column("row").to_pylist() == list(range(row, row + table.num_rows))
+        row += table.num_rows
+        for record in table.to_pylist():
+            text = record["text"]
+            assert isinstance(text, str)
+            text.encode("utf-8")  # no lone surrogates
+            key = "id" if "path" not in record and "lexdense_path" not in record else \
+                "path" if record.get("path") is not None and "lexdense_path" not in record else "lexdense_path"
+            candidates = paths_named(root, record[key])
+            named.append((key, record[key]))
+            if key == "id":  # a whole file: its text is the file's, decoded
+                text_docs += 1
+                raw = [p.read_bytes() for p in candidates if p.is_file()]
+                decoded = [(b[3:] if b.startswith(b"\xef\xbb\xbf") else b).decode("utf-8", "replace") for b in raw]
+                assert text in decoded, f"the text of {record['id']!r} is none of its file's: {text[:80]!r}"
+            else:
+                assert candidates[0].suffix.lower() in RECORD_FORMATS or lines
+    assert corpus.documents == row
+    listed_texts = [p for p in corpus.files if p.suffix.lower() not in RECORD_FORMATS]
+    skipped = len(corpus.skipped["binary"]) + len(corpus.skipped["unreadable"])
+    if not lines:
+        assert text_docs + skipped == len(listed_texts), (text_docs, corpus.skipped, listed_texts)
+    for path in corpus.files:  # a listed file is a file (or a broken link), below the folder
+        assert path.is_file() or not path.exists(), path
+        assert not path.is_symlink() or path.is_file() or not path.exists()
+        Path(path).relative_to(root)
+    if source == root:  # every real, visible file is read, under its own path or a symlink's
+        listed = {(info.st_dev, info.st_ino) for info in (p.stat() for p in corpus.files if p.exists())}
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [name for name in dirs if not name.startswith(".")]
+            for name in files:
+                path = Path(folder, name)
+                if not name.startswith(".") and path.is_file() and not path.is_symlink():
+                    assert (path.stat().st_dev, path.stat().st_ino) in listed, f"{path} was not read"
+    return named
+
+
+@fuzz
+@given(entries=st.lists(folder_entries(), max_size=8), pattern=FOLDER_PATTERNS, lines=st.booleans())
+def test_fuzz_folder_open_corpus(workdir, entries, pattern, lines):
+    """open_corpus on a folder tree or a glob pattern: ids name files below it, every file is
+    read or counted as skipped, and the tree is left as it was."""
+    ran()
+    with case_dir(workdir) as d:
+        root = build_tree(d, entries)
+        before = tree_snapshot(d)
+        note(f"tree: {sorted(before)}")
+        read_folder(root, root if pattern is None else f"{root}/{pattern}", lines=lines)
+        assert tree_snapshot(d) == before, "the folder changed"
+
+
+def check_folder_output(out: Path, result, expected) -> None:
+    """The output of a command on a folder: one row per document, in order, named as the
+    reader names it (``id`` or ``path``)."""
+    if expected is None:  # the reader refused the folder: so does the command, in one line
+        assert result.exit_code == 2, result.output
+        return
+    if result.exit_code != 0:
+        return
+    table = pq.read_table(out)
+    assert table.num_rows == len(expected)
+    for number, (column, value) in enumerate(expected):
+        assert table.column(column)[number].as_py() == value, (number, column, value)
+
+
+def run_on_folder(workdir: Path, entries, pattern, command) -> None:
+    with case_dir(workdir) as d:
+        root = build_tree(d, entries)
+        (d / "out").mkdir()
+        before = tree_snapshot(d)
+        note(f"tree: {sorted(before)}")
+        source = root if pattern is None else f"{root}/{pattern}"
+        expected = read_folder(root, source)
+        out = d / "out" / "out.parquet"
+        with deadline(300):
+            result = invoke(command(source, out))
+        check_folder_output(out, result, expected)
+        assert tree_snapshot(d) == before, "the folder changed"
+
+
+@fuzz_cli
+@given(entries=st.lists(folder_entries(), max_size=6), pattern=FOLDER_PATTERNS, rows=st.sampled_from([1, 3, 4096]))
+def test_fuzz_cli_embed_folder(workdir, tiny, entries, pattern, rows):
+    ran()
+    run_on_folder(workdir, entries, pattern,
+                  lambda source, out: ["embed", source, "-o", out, "-m", tiny, "--batch-rows", rows])
+
+
+@fuzz_cli
+@given(entries=st.lists(folder_entries(), max_size=6), pattern=FOLDER_PATTERNS,
+       threshold=st.sampled_from([0.5, 0.98]))
+def test_fuzz_cli_dedup_folder(workdir, tiny, entries, pattern, threshold):
+    ran()
+    run_on_folder(workdir, entries, pattern,
+                  lambda source, out: ["dedup", source, "-o", out, "-m", tiny, "--threshold", threshold])
+
+
 # ---------------------------------------------------------------- CLI crashes found by the fuzzers
 # One plain case per distinct crash the CLI fuzzers found outside the readers (minimal inputs,
 # shrunk by Hypothesis), so each shows on its own until it is fixed.
@@ -1229,3 +1495,30 @@ CLI_FOUND = {
 @pytest.mark.parametrize("case", list(CLI_FOUND))
 def test_cli_crashes_found_by_fuzzing(tmp_path, tiny, request, case):
     invoke(CLI_FOUND[case](tmp_path, tiny, request))
+
+
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
+                   reason="bug: Reader's Parquet path goes to pyarrow as str; a file name that is not UTF-8 "
+                          "raises UnicodeEncodeError (a traceback), in a folder or alone")
+def test_parquet_path_not_utf8(tmp_path):
+    """Found by test_fuzz_cli_dedup_folder: a folder holding a Parquet file named b'\\xff.parquet'."""
+    from lexdense.io.folder import open_corpus
+
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / os.fsdecode(b"\xff.parquet")).write_bytes(_parquet(pa.table({"text": ["a"]})))
+    try:
+        list(open_corpus(tmp_path / "tree"))
+    except CorpusError as exc:
+        assert one_line(str(exc))
+
+
+@pytest.mark.xfail(strict=True, reason="bug: FolderCorpus.summary() and its 'no documents' CorpusError quote a "
+                                       "skipped file's name as it is; a name with a line break makes them two lines")
+def test_folder_message_name_with_newline(tmp_path):
+    """Found by test_fuzz_folder_open_corpus: a folder whose one file is a dangling symlink named 'a\\nb'."""
+    from lexdense.io.folder import open_corpus
+
+    (tmp_path / "a\nb").symlink_to("missing")
+    with pytest.raises(CorpusError) as caught:
+        list(open_corpus(tmp_path))
+    assert one_line(str(caught.value)), repr(str(caught.value))
