@@ -51,7 +51,7 @@ def test_directory_job_embeds_every_shard_once_and_skips_done_ones(tmp_path):
 def test_kill_9_mid_run_then_restart_gives_every_row_exactly_once(tmp_path):
     total = write_shards(tmp_path / "in", 8, 4000)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "lexdense.cli", "embed", str(tmp_path / "in"), "--out", str(out),
+    command = [sys.executable, "-m", "lexdense.cli", "embed", str(tmp_path / "in"), "--shards", "--out", str(out),
                "--batch-rows", "100"]
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
