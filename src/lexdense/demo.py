@@ -39,9 +39,9 @@ def run(model_name: str = DEFAULT_MODEL, teacher_docs: int = 300, with_teacher: 
     vectors = model.encode(news.texts, batch_size=2048)
     seconds = time.perf_counter() - start
     console.print(f"Embedded {len(news.texts):,} articles in {seconds:.2f}s "
-                  f"({len(news.texts) / seconds:,.0f} docs/s, warm) on this machine; the first call took "
-                  f"{cold:.2f}s more (numba compiles the kernel on the first run after an install, "
-                  "then loads it from its cache)\n")
+                  f"({len(news.texts) / seconds:,.0f} docs/s, warm) on this machine. Cold start, timed apart: "
+                  f"the first call (8 articles) took {cold:.2f}s, most of it numba compiling the kernel "
+                  "(first run after an install) or loading it from its cache (later runs)\n")
 
     for query in QUERIES:
         scores = vectors @ model.encode(query)
