@@ -1247,6 +1247,9 @@ def read_folder(root: Path, source: Path | str, lines: bool = False):
     for a record), or None where the reader refused it with a one-line CorpusError."""
     from lexdense.io.folder import RECORD_FORMATS, open_corpus
 
+    if isinstance(source, str) and os.path.lexists(source):  # "tree/*" names a file called "*": not a pattern
+        assume(os.path.isdir(source))
+        root = Path(source)
     try:
         with deadline(120):
             corpus = open_corpus(source, lines=lines)
