@@ -67,7 +67,8 @@ def run(source: Path, out: Path, threads: int, extra: list[str]) -> tuple[float,
     if out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     cpu, start = children_cpu(), time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lexdense.cli", "embed", str(source), "--shards", "--out", str(out), *extra],
+    shards = ["--shards"] if source.is_dir() else []  # a folder of shards in, one shard out per file
+    subprocess.run([sys.executable, "-m", "lexdense.cli", "embed", str(source), *shards, "--out", str(out), *extra],
                    check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start, children_cpu() - cpu
 
