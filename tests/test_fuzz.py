@@ -1500,11 +1500,9 @@ def test_cli_crashes_found_by_fuzzing(tmp_path, tiny, request, case):
     invoke(CLI_FOUND[case](tmp_path, tiny, request))
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
-                   reason="bug: Reader's Parquet path goes to pyarrow as str; a file name that is not UTF-8 "
-                          "raises UnicodeEncodeError (a traceback), in a folder or alone")
 def test_parquet_path_not_utf8(tmp_path):
-    """Found by test_fuzz_cli_dedup_folder: a folder holding a Parquet file named b'\\xff.parquet'."""
+    """Found by test_fuzz_cli_dedup_folder: a folder holding a Parquet file named b'\\xff.parquet'
+    (pyarrow took the path as UTF-8 text: UnicodeEncodeError). Fixed: the reader opens the file."""
     from lexdense.io.folder import open_corpus
 
     (tmp_path / "tree").mkdir()
@@ -1515,10 +1513,9 @@ def test_parquet_path_not_utf8(tmp_path):
         assert one_line(str(exc))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: FolderCorpus.summary() and its 'no documents' CorpusError quote a "
-                                       "skipped file's name as it is; a name with a line break makes them two lines")
 def test_folder_message_name_with_newline(tmp_path):
-    """Found by test_fuzz_folder_open_corpus: a folder whose one file is a dangling symlink named 'a\\nb'."""
+    """Found by test_fuzz_folder_open_corpus: a folder whose one file is a dangling symlink named 'a\\nb'
+    made the summary two lines. Fixed: the name is shown escaped."""
     from lexdense.io.folder import open_corpus
 
     (tmp_path / "a\nb").symlink_to("missing")

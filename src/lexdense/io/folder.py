@@ -143,8 +143,8 @@ class FolderCorpus:
         """One line: what was read and what was skipped (naming the first unreadable file)."""
         unreadable = self.skipped["unreadable"] + self.unlisted
         counts = {"binary": self.skipped["binary"], "unreadable": unreadable, **self.unlisted_kinds}
-        parts = [f"{len(names):,} {kind} skipped" + (f" (first: {names[0]})" if kind == "unreadable" else "")
-                 for kind, names in counts.items() if names]
+        parts = [f"{len(names):,} {kind} skipped" + (f" (first: {shown(names[0])})" if kind == "unreadable" else "")
+                 for kind, names in counts.items() if names]  # shown(): a name with a line break stays one line
         return f"read {len(self.files):,} files under {shown(self.root)}: {self.documents:,} documents" + \
             "".join(f", {part}" for part in parts)
 

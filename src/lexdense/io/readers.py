@@ -234,8 +234,20 @@ class Reader:
         # A damaged file fails on open or on any batch; a column name that is not UTF-8 as a
         # UnicodeDecodeError (pyarrow decodes the names of the footer's schema).
         unreadable = (pa.ArrowException, OSError, UnicodeDecodeError)
+        # An open file, not the path: pyarrow takes a path as UTF-8 text, and a file name that is
+        # not UTF-8 (any bytes are a valid name) raised UnicodeEncodeError.
         try:
-            parquet = pq.ParquetFile(self.path)
+            handle = open(self.path, "rb")  # closed when the generator ends
+        except OSError as exc:
+            raise CorpusError(f"{self._where}: not a readable Parquet file ({one_line(exc)})") from None
+        try:
+            yield from self._parquet_batches(handle, unreadable)
+        finally:
+            handle.close()
+
+    def _parquet_batches(self, handle, unreadable):
+        try:
+            parquet = pq.ParquetFile(handle)
             names = parquet.schema_arrow.names
         except unreadable as exc:
             raise CorpusError(f"{self._where}: not a readable Parquet file ({one_line(exc)})") from None
