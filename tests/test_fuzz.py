@@ -912,7 +912,7 @@ def test_fuzz_cli_topics(workdir, tiny, corpus, keywords, labels, abstain):
                 "--diagnostics", d / "diag.json"]
         if keywords is not None:
             (d / "kw.json").write_bytes(keywords)
-            args += ["-k", d / "kw.json"]
+            args += ["--keywords", d / "kw.json"]
         for label in labels:
             args += ["--label", label]
         check_parquet_output(out, invoke(args))
