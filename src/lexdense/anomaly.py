@@ -13,6 +13,8 @@ PyOD attributes after ``fit``: ``decision_scores_``, ``threshold_``, ``labels_``
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from lexdense.errors import InputError
@@ -44,6 +46,7 @@ def make_detector(method: str, contamination: float = 0.1, seed: int = 0, **para
     raise InputError(f"unknown method '{method}': expected one of {', '.join(METHODS)}")
 
 
+@functools.cache  # one class, built at the first use (pyod is imported only then)
 def _finite_pca():
     """PyOD's PCA, refitted on the components that carry variance when some carry none.
 

@@ -114,9 +114,9 @@ class LexDenseTransformer(TransformerMixin, BaseEstimator):
 class LexDenseClassifier(ClassifierMixin, BaseEstimator):
     """:class:`lexdense.classify.EmbeddingClassifier` as a scikit-learn classifier.
 
-    The same settings; labels keep their type (``predict`` returns what ``y`` held, where
-    EmbeddingClassifier returns strings) and ``score`` is accuracy, so ``cross_val_score``,
-    ``GridSearchCV`` and ``clone`` work.
+    EmbeddingClassifier itself passes ``cross_val_score``, ``GridSearchCV`` and ``clone``; this
+    wrapper adds scikit-learn's own base classes (``isinstance(est, BaseEstimator)``), its tags,
+    and a model given by name (``model_name``) for tools that expect that parameter.
     """
 
     def __init__(self, model_name: Any = DEFAULT_MODEL, kind: str = "logreg", C: float = 10.0,
@@ -132,16 +132,12 @@ class LexDenseClassifier(ClassifierMixin, BaseEstimator):
         """Fit on ``X`` (n texts) and ``y`` (n labels); returns self."""
         from lexdense.classify import EmbeddingClassifier
 
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise InputError(f"expected one label per text (a 1-D y), got shape {y.shape}")
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        if np.ndim(y) != 1:
+            raise InputError(f"expected one label per text (a 1-D y), got shape {np.shape(y)}")
         self.estimator_ = EmbeddingClassifier(model=_load(self.model_name), kind=self.kind, C=self.C,
                                               hidden=self.hidden, max_iter=self.max_iter, seed=self.seed)
-        # EmbeddingClassifier keys its classes by str(label): train on the label codes so that
-        # its classes_ ("0", "1", ...) map back onto ours whatever their type.
-        self.estimator_.fit(_texts(X), codes.tolist())
-        self._columns = np.asarray([int(c) for c in self.estimator_.classes_])
+        self.estimator_.fit(_texts(X), y)  # labels keep their type: classes_ are y's values
+        self.classes_ = self.estimator_.classes_
         return self
 
     def _check(self) -> None:
@@ -151,15 +147,12 @@ class LexDenseClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, n_classes) probabilities, columns in ``classes_`` order."""
         self._check()
-        proba = self.estimator_.predict_proba(_texts(X))
-        out = np.zeros_like(proba)
-        out[:, self._columns] = proba
-        return out
+        return self.estimator_.predict_proba(_texts(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels of ``X`` (n texts): an array of n values of the labels' own type."""
-        proba = self.predict_proba(X)  # first: it checks that fit ran
-        return self.classes_[proba.argmax(axis=1)]
+        self._check()
+        return self.estimator_.predict(_texts(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
